@@ -1,0 +1,544 @@
+//! The two threads of an upgraded connection. The writer (the connection's own thread)
+//! is the only code that writes to the socket; the reader parses frames and requests.
+//!
+//! Quit protocol: whoever sees the end first records an [`Ending`] in the session and
+//! wakes the writer. The writer sends the close frame the ending calls for, waits briefly
+//! for the reader, shuts the socket down (which unblocks a reader still in `read`), drops
+//! its queue (which unblocks a reader waiting for room), joins the reader, and only then
+//! removes the client from the hub.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tungstenite::Message as WsMessage;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
+
+use crate::frame::{self, SharedFrame};
+use crate::http::is_timeout;
+use crate::hub::Inner;
+use crate::message::{Message, MessageType};
+use crate::names;
+use crate::registry::{Refusal, SubscribeCheck};
+use crate::session::{DisconnectReason, Ending, Outbound, Session, WriterEnds};
+
+/// Stack size of the reader and writer threads; their deepest use is JSON parsing,
+/// which `serde_json` bounds at 128 levels of nesting.
+pub(crate) const STACK_SIZE: usize = 256 * 1024;
+
+/// Initial capacity of tungstenite's read buffer: inbound messages are small requests,
+/// and the buffer grows for the rare larger one.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// A batch stops growing past this many bytes and is written out.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// A write buffer grown past this is given back after use.
+const KEEP_BUFFER: usize = 256 * 1024;
+
+/// How long one blocking write may wait before the ending and the write timeout are
+/// checked again.
+pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(250);
+
+/// Runs an upgraded connection to its end on the calling thread, which becomes the
+/// writer; `leftover` holds bytes the client sent right after its upgrade request.
+pub(crate) fn run(hub: Arc<Inner>, stream: TcpStream, leftover: Vec<u8>) {
+    let peer = match stream.peer_addr() {
+        Ok(peer) => peer,
+        Err(_) => return,
+    };
+    let stream = Arc::new(stream);
+    let config = &hub.config;
+    if stream.set_read_timeout(Some(config.pong_timeout)).is_err()
+        || stream
+            .set_write_timeout(Some(WRITE_SLICE.min(config.write_timeout)))
+            .is_err()
+    {
+        return;
+    }
+
+    let id = hub.next_client_id();
+    let (session, ends) = Session::new(id, peer, config.queue_capacity);
+    hub.registry.write().add_session(Arc::clone(&session));
+    if hub.is_shut_down() {
+        // Shutdown snapshots the sessions after raising its flag: this one may be missing.
+        session.request_end(Ending::Close(CloseCode::Away, DisconnectReason::Shutdown));
+    }
+
+    let (reader_done, reader_gone) = crossbeam_channel::bounded::<()>(0);
+    let reader = spawn_reader(&hub, &session, &stream, leftover, reader_done);
+    let mut writer = Writer::new(
+        Arc::clone(&hub),
+        Arc::clone(&session),
+        Arc::clone(&stream),
+        ends,
+    );
+    let reason = match &reader {
+        Ok(_) => {
+            log::debug!("client {id} connected from {peer}");
+            hub.notify_connect(&hub.client_info(&session));
+            writer.run(&reader_gone)
+        }
+        Err(err) => {
+            log::debug!("client {id} refused: no reader thread: {err}");
+            let ending = Ending::Close(CloseCode::Again, DisconnectReason::ConnectionLost);
+            writer.finish(ending, &reader_gone)
+        }
+    };
+
+    let _ = stream.shutdown(Shutdown::Both);
+    drop(writer);
+    if let Ok(reader) = reader {
+        let _ = reader.join();
+    }
+    let client = hub.client_info(&session);
+    hub.registry.write().remove_session(id);
+    log::debug!("client {id} disconnected: {reason}");
+    hub.notify_disconnect(&client, &reason);
+}
+
+fn spawn_reader(
+    hub: &Arc<Inner>,
+    session: &Arc<Session>,
+    stream: &Arc<TcpStream>,
+    leftover: Vec<u8>,
+    done: Sender<()>,
+) -> io::Result<JoinHandle<()>> {
+    let reader = Reader {
+        hub: Arc::clone(hub),
+        session: Arc::clone(session),
+    };
+    let stream = Arc::clone(stream);
+    thread::Builder::new()
+        .name(format!("wshub-read-{}", session.id))
+        .stack_size(STACK_SIZE)
+        .spawn(move || {
+            let _done = done;
+            reader.run(&stream, leftover);
+        })
+}
+
+/// The reading side of tungstenite's protocol engine.
+///
+/// tungstenite queues its own pong and close replies and writes them during `read`.
+/// Here the reader must never write, so those writes are discarded; the reader hands
+/// each ping and close to the writer, which sends the reply itself.
+struct ReadHalf<'a>(&'a TcpStream);
+
+impl Read for ReadHalf<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&mut &*self.0).read(buf)
+    }
+}
+
+impl Write for ReadHalf<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A request from the client, before it is checked.
+#[derive(Deserialize)]
+struct Request<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+struct Reader {
+    hub: Arc<Inner>,
+    session: Arc<Session>,
+}
+
+impl Reader {
+    fn run(&self, stream: &TcpStream, leftover: Vec<u8>) {
+        let limit = self.hub.config.max_message_size;
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit));
+        let mut context =
+            WebSocketContext::from_partially_read(leftover, Role::Server, Some(config));
+        let mut half = ReadHalf(stream);
+        let ending = loop {
+            let step = match context.read(&mut half) {
+                Ok(message) => self.handle_message(message),
+                Err(err) => Err(ending_for(err)),
+            };
+            if let Err(ending) = step {
+                break ending;
+            }
+        };
+        self.session.request_end(ending);
+    }
+
+    /// Handles one message; an `Err` ends the connection.
+    fn handle_message(&self, message: WsMessage) -> Result<(), Ending> {
+        match message {
+            WsMessage::Text(text) => self.handle_text(text.as_str()),
+            WsMessage::Ping(payload) => {
+                self.session.request_pong(payload.to_vec());
+                Ok(())
+            }
+            WsMessage::Pong(_) | WsMessage::Frame(_) => Ok(()),
+            // The protocol is JSON text; RFC 6455 section 7.4.1 gives 1003 for data of a
+            // type the endpoint cannot accept.
+            WsMessage::Binary(_) => Err(Ending::Close(
+                CloseCode::Unsupported,
+                DisconnectReason::ProtocolViolation("binary frame".into()),
+            )),
+            WsMessage::Close(frame) => Err(Ending::Answer(frame.map(|f| f.code))),
+        }
+    }
+
+    fn handle_text(&self, text: &str) -> Result<(), Ending> {
+        log::trace!("client {} sent {} bytes", self.session.id, text.len());
+        let request: Request<'_> = match serde_json::from_str(text) {
+            Ok(request) => request,
+            Err(err) => return self.reply_error(format!("malformed message: {err}")),
+        };
+        match request.kind.as_ref() {
+            "subscribe" => match channel_of(&request) {
+                Some(channel) => self.subscribe(&channel),
+                None => self.reply_error(missing_channel("subscribe")),
+            },
+            "unsubscribe" => match channel_of(&request) {
+                Some(channel) => self.unsubscribe(&channel),
+                None => self.reply_error(missing_channel("unsubscribe")),
+            },
+            "ping" => self.reply(Message::new(MessageType::Pong)),
+            other => {
+                let other: String = other.chars().take(64).collect();
+                self.reply_error(format!(
+                    "unknown message type {other:?}; expected subscribe, unsubscribe or ping"
+                ))
+            }
+        }
+    }
+
+    fn subscribe(&self, channel: &str) -> Result<(), Ending> {
+        let config = &self.hub.config;
+        if let Err(err) = names::check_channel(channel, config.max_channel_len) {
+            return self.reply_error(format!("cannot subscribe: {err}"));
+        }
+        let id = self.session.id;
+        let check = self
+            .hub
+            .registry
+            .read()
+            .check_subscribe(id, channel, config.max_subscriptions);
+        match check {
+            Ok(SubscribeCheck::AlreadySubscribed) => self.reply(confirmation(true, channel)),
+            Ok(SubscribeCheck::New) => {
+                // Confirm before joining the channel, so that `subscribed` is queued ahead
+                // of the channel's first message. Only this thread changes this client's
+                // subscriptions, so the check above still holds.
+                self.reply(confirmation(true, channel))?;
+                let joined =
+                    self.hub
+                        .registry
+                        .write()
+                        .subscribe(id, channel, config.max_subscriptions);
+                match joined {
+                    Ok(()) => {
+                        log::debug!("client {id} subscribed to {channel}");
+                        Ok(())
+                    }
+                    Err(_) => Err(Ending::Abort(DisconnectReason::ConnectionLost)),
+                }
+            }
+            Err(Refusal::Limit(limit)) => self.reply_error(format!(
+                "cannot subscribe to {channel}: the limit of {limit} subscriptions is reached"
+            )),
+            Err(Refusal::Gone) => Err(Ending::Abort(DisconnectReason::ConnectionLost)),
+        }
+    }
+
+    fn unsubscribe(&self, channel: &str) -> Result<(), Ending> {
+        // Unknown channels are a no-op, but still confirmed: the client's view is right.
+        if self
+            .hub
+            .registry
+            .write()
+            .unsubscribe(self.session.id, channel)
+        {
+            log::debug!("client {} unsubscribed from {channel}", self.session.id);
+        }
+        self.reply(confirmation(false, channel))
+    }
+
+    fn reply_error(&self, text: String) -> Result<(), Ending> {
+        log::debug!("client {} sent a bad request: {text}", self.session.id);
+        self.reply(Message::error(text))
+    }
+
+    fn reply(&self, message: Message) -> Result<(), Ending> {
+        let frame = SharedFrame::text(&message).expect("replies hold only strings");
+        if self.session.enqueue_reply(frame) {
+            self.hub.count(1, 0);
+            Ok(())
+        } else {
+            Err(Ending::Abort(DisconnectReason::ConnectionLost))
+        }
+    }
+}
+
+fn channel_of(request: &Request<'_>) -> Option<String> {
+    if let Some(channel) = &request.channel {
+        return Some(channel.clone());
+    }
+    let data = request.data?;
+    serde_json::from_str::<String>(data.get()).ok()
+}
+
+fn missing_channel(kind: &str) -> String {
+    format!("{kind} needs a channel name as a string in \"data\" or \"channel\"")
+}
+
+fn confirmation(subscribed: bool, channel: &str) -> Message {
+    let kind = if subscribed {
+        MessageType::Subscribed
+    } else {
+        MessageType::Unsubscribed
+    };
+    Message::new(kind).with_channel(channel)
+}
+
+/// Maps a read error to the way the connection ends (RFC 6455 section 7.4.1 codes).
+fn ending_for(err: tungstenite::Error) -> Ending {
+    use tungstenite::Error as E;
+    match err {
+        E::Io(err) if is_timeout(&err) => {
+            Ending::Close(CloseCode::Away, DisconnectReason::PongTimeout)
+        }
+        E::Capacity(err) => Ending::Close(
+            CloseCode::Size,
+            DisconnectReason::ProtocolViolation(err.to_string()),
+        ),
+        E::Utf8(_) => Ending::Close(
+            CloseCode::Invalid,
+            DisconnectReason::ProtocolViolation("text frame is not UTF-8".into()),
+        ),
+        E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => {
+            Ending::Abort(DisconnectReason::ConnectionLost)
+        }
+        E::Protocol(err) => Ending::Close(
+            CloseCode::Protocol,
+            DisconnectReason::ProtocolViolation(err.to_string()),
+        ),
+        _ => Ending::Abort(DisconnectReason::ConnectionLost),
+    }
+}
+
+/// What woke the writer.
+enum Event {
+    Frame(Outbound),
+    Control,
+    Heartbeat,
+}
+
+struct Writer {
+    hub: Arc<Inner>,
+    session: Arc<Session>,
+    stream: Arc<TcpStream>,
+    ends: WriterEnds,
+    /// Bytes of whole frames waiting for the socket.
+    out: Vec<u8>,
+    /// False once a write stopped in the middle of a frame: no close frame can follow.
+    at_frame_boundary: bool,
+    next_ping: Instant,
+}
+
+impl Writer {
+    fn new(
+        hub: Arc<Inner>,
+        session: Arc<Session>,
+        stream: Arc<TcpStream>,
+        ends: WriterEnds,
+    ) -> Self {
+        let next_ping = Instant::now() + hub.config.heartbeat_interval;
+        Writer {
+            hub,
+            session,
+            stream,
+            ends,
+            out: Vec::new(),
+            at_frame_boundary: true,
+            next_ping,
+        }
+    }
+
+    /// Serves the queue until the connection ends; returns why it ended.
+    fn run(&mut self, reader_gone: &Receiver<()>) -> DisconnectReason {
+        loop {
+            let step = match self.wait() {
+                Event::Frame(item) => {
+                    self.push(item);
+                    self.drain();
+                    // A busy queue can keep the wake signal waiting; look once per batch.
+                    self.handle_control()
+                }
+                Event::Control => self.handle_control(),
+                Event::Heartbeat => {
+                    self.next_ping = Instant::now() + self.hub.config.heartbeat_interval;
+                    frame::ping(&mut self.out);
+                    Ok(())
+                }
+            };
+            let step = step.and_then(|()| self.write_out());
+            if let Err(ending) = step {
+                return self.finish(ending, reader_gone);
+            }
+        }
+    }
+
+    /// Blocks until a frame, a control request or the next heartbeat.
+    fn wait(&self) -> Event {
+        let timeout = self.next_ping.saturating_duration_since(Instant::now());
+        select! {
+            recv(self.ends.queue) -> item => match item {
+                Ok(item) => Event::Frame(item),
+                Err(_) => Event::Control,
+            },
+            recv(self.ends.wake) -> _ => Event::Control,
+            default(timeout) => Event::Heartbeat,
+        }
+    }
+
+    /// Adds a queued frame to the batch, unless its subscription ended meanwhile.
+    fn push(&mut self, item: Outbound) {
+        if item.gate.as_ref().is_none_or(|gate| gate.is_open()) {
+            self.out.extend_from_slice(item.frame.as_bytes());
+        }
+    }
+
+    /// Takes whatever else is ready, up to one batch.
+    fn drain(&mut self) {
+        while self.out.len() < BATCH_BYTES {
+            match self.ends.queue.try_recv() {
+                Ok(item) => self.push(item),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn handle_control(&mut self) -> Result<(), Ending> {
+        if let Some(ending) = self.session.ending() {
+            return Err(ending);
+        }
+        if let Some(payload) = self.session.take_pong() {
+            frame::pong(payload, &mut self.out);
+        }
+        Ok(())
+    }
+
+    /// Writes the batch; gives up when the socket stalls past the write timeout or an
+    /// ending is asked for while it stalls.
+    fn write_out(&mut self) -> Result<(), Ending> {
+        let mut written = 0;
+        let mut stalled_since = None;
+        while written < self.out.len() {
+            match (&*self.stream).write(&self.out[written..]) {
+                Ok(0) => return Err(self.broken(written, DisconnectReason::ConnectionLost)),
+                Ok(n) => {
+                    written += n;
+                    stalled_since = None;
+                }
+                Err(err) if is_timeout(&err) => {
+                    let since = *stalled_since.get_or_insert_with(Instant::now);
+                    if let Some(ending) = self.session.ending() {
+                        self.at_frame_boundary = written == 0;
+                        return Err(ending);
+                    }
+                    if since.elapsed() >= self.hub.config.write_timeout {
+                        return Err(self.broken(written, DisconnectReason::WriteFailed));
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(self.broken(written, DisconnectReason::ConnectionLost)),
+            }
+        }
+        log::trace!("client {} written {} bytes", self.session.id, written);
+        self.out.clear();
+        if self.out.capacity() > KEEP_BUFFER {
+            self.out = Vec::new();
+        }
+        Ok(())
+    }
+
+    fn broken(&mut self, written: usize, reason: DisconnectReason) -> Ending {
+        self.at_frame_boundary = written == 0;
+        Ending::Abort(reason)
+    }
+
+    /// Ends the connection the way `ending` asks and returns why it ended.
+    fn finish(&mut self, ending: Ending, reader_gone: &Receiver<()>) -> DisconnectReason {
+        self.out.clear();
+        match ending {
+            Ending::Abort(reason) => reason,
+            Ending::Answer(code) => {
+                // RFC 6455 section 5.5.1: answer a close with a close, echoing its code.
+                match code {
+                    Some(code) => frame::close(code, "", &mut self.out),
+                    None => frame::close_without_code(&mut self.out),
+                }
+                self.write_final();
+                DisconnectReason::ClientClosed(code.map_or(1005, u16::from))
+            }
+            Ending::Close(code, reason) => {
+                if reason == DisconnectReason::Shutdown {
+                    self.flush_queue();
+                }
+                frame::close(code, &reason.to_string(), &mut self.out);
+                if self.write_final() {
+                    // Section 7.1.1: after its close frame, the server waits for the
+                    // client's before closing TCP, but only for a moment.
+                    let wait = self.hub.config.close_timeout;
+                    if let Err(RecvTimeoutError::Timeout) = reader_gone.recv_timeout(wait) {
+                        log::debug!("client {} did not answer the close frame", self.session.id);
+                    }
+                }
+                reason
+            }
+        }
+    }
+
+    /// Writes what was queued before a graceful close, within the write timeout.
+    fn flush_queue(&mut self) {
+        while let Ok(item) = self.ends.queue.try_recv() {
+            self.push(item);
+        }
+    }
+
+    /// Writes the closing bytes if the stream is at a frame boundary; returns whether
+    /// they went out.
+    fn write_final(&mut self) -> bool {
+        if !self.at_frame_boundary {
+            return false;
+        }
+        let deadline = Instant::now() + self.hub.config.close_timeout;
+        let mut written = 0;
+        while written < self.out.len() && Instant::now() < deadline {
+            match (&*self.stream).write(&self.out[written..]) {
+                Ok(0) => return false,
+                Ok(n) => written += n,
+                Err(err) if is_timeout(&err) || err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        written == self.out.len()
+    }
+}

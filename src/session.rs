@@ -1,0 +1,252 @@
+//! One connected client as the rest of the hub sees it: its queue, its pending control
+//! frames and its counters. Publishers enqueue here; the client's writer drains it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
+use tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::frame::SharedFrame;
+
+/// Why a client's connection ended, as the disconnect callback and the logs report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The client sent a close frame with this code (1005 when it sent none).
+    ClientClosed(u16),
+    /// The TCP connection ended or broke without a close frame.
+    ConnectionLost,
+    /// The client sent nothing, not even a pong, for longer than the pong timeout.
+    PongTimeout,
+    /// A socket write stalled past the write timeout or failed.
+    WriteFailed,
+    /// A broadcast found the client's queue full: it could not keep up.
+    TooSlow,
+    /// The client broke the WebSocket protocol; closed with 1002, 1003, 1007 or 1009.
+    ProtocolViolation(String),
+    /// The program closed the client with [`Hub::disconnect`](crate::Hub::disconnect).
+    ClosedByServer,
+    /// The hub shut down; closed with 1001.
+    Shutdown,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::ClientClosed(code) => write!(f, "closed by the client ({code})"),
+            DisconnectReason::ConnectionLost => f.write_str("connection lost"),
+            DisconnectReason::PongTimeout => f.write_str("pong timeout"),
+            DisconnectReason::WriteFailed => f.write_str("write stalled or failed"),
+            DisconnectReason::TooSlow => f.write_str("too slow for a broadcast"),
+            DisconnectReason::ProtocolViolation(why) => write!(f, "protocol violation: {why}"),
+            DisconnectReason::ClosedByServer => f.write_str("closed by the server"),
+            DisconnectReason::Shutdown => f.write_str("hub shutdown"),
+        }
+    }
+}
+
+/// An item of a client's outbound queue.
+pub(crate) struct Outbound {
+    pub(crate) frame: SharedFrame,
+    /// The subscription that let this frame in; `None` for broadcasts and replies.
+    pub(crate) gate: Option<Arc<Gate>>,
+}
+
+/// Open while a subscription lasts: the writer drops queued frames of a closed one, so
+/// nothing of a channel reaches the client after its `unsubscribed`.
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    closed: AtomicBool,
+}
+
+impl Gate {
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        !self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// How the writer is asked to end the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Send a close frame with this code, then wait a little for the client's answer.
+    Close(CloseCode, DisconnectReason),
+    /// The client sent a close frame: answer it with the same code (none if it had
+    /// none) and finish.
+    Answer(Option<CloseCode>),
+    /// Nothing more can be written: finish without a frame.
+    Abort(DisconnectReason),
+}
+
+/// Work for the writer that does not go through the bounded queue.
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    /// The payload of the latest ping still to be answered (RFC 6455 section 5.5.3
+    /// allows answering only the most recent one).
+    pub(crate) pong: Option<Vec<u8>>,
+    /// Set once; the first ending asked for wins.
+    pub(crate) ending: Option<Ending>,
+}
+
+/// The shared half of a connection.
+pub(crate) struct Session {
+    pub(crate) id: u64,
+    pub(crate) peer: SocketAddr,
+    pub(crate) connected_at: SystemTime,
+    queue: Sender<Outbound>,
+    control: Mutex<Control>,
+    /// Wakes a writer blocked on its queue; capacity one, so signals coalesce.
+    wake: Sender<()>,
+    skipped: AtomicU64,
+}
+
+/// The receiving ends that only the writer holds.
+pub(crate) struct WriterEnds {
+    pub(crate) queue: Receiver<Outbound>,
+    pub(crate) wake: Receiver<()>,
+}
+
+/// What became of an enqueue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Enqueued {
+    Yes,
+    Full,
+    Gone,
+}
+
+impl Session {
+    pub(crate) fn new(id: u64, peer: SocketAddr, capacity: usize) -> (Arc<Session>, WriterEnds) {
+        let (queue, queue_rx) = crossbeam_channel::bounded(capacity);
+        let (wake, wake_rx) = crossbeam_channel::bounded(1);
+        let session = Session {
+            id,
+            peer,
+            connected_at: SystemTime::now(),
+            queue,
+            control: Mutex::new(Control::default()),
+            wake,
+            skipped: AtomicU64::new(0),
+        };
+        (
+            Arc::new(session),
+            WriterEnds {
+                queue: queue_rx,
+                wake: wake_rx,
+            },
+        )
+    }
+
+    /// Enqueues without blocking, as publishers do.
+    pub(crate) fn try_enqueue(&self, frame: SharedFrame, gate: Option<Arc<Gate>>) -> Enqueued {
+        match self.queue.try_send(Outbound { frame, gate }) {
+            Ok(()) => Enqueued::Yes,
+            Err(TrySendError::Full(_)) => Enqueued::Full,
+            Err(TrySendError::Disconnected(_)) => Enqueued::Gone,
+        }
+    }
+
+    /// Enqueues a reply to the client's own request, waiting for room if needed.
+    ///
+    /// Only the client's reader calls this, so a client that does not read only slows
+    /// its own requests; the wait ends when the writer exits. Returns false then.
+    pub(crate) fn enqueue_reply(&self, frame: SharedFrame) -> bool {
+        self.queue.send(Outbound { frame, gate: None }).is_ok()
+    }
+
+    /// Records a skipped delivery.
+    pub(crate) fn count_skip(&self) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Asks the writer to answer a ping.
+    pub(crate) fn request_pong(&self, payload: Vec<u8>) {
+        self.control.lock().pong = Some(payload);
+        self.wake();
+    }
+
+    /// Asks the writer to end the connection; returns false if an ending was already set.
+    pub(crate) fn request_end(&self, ending: Ending) -> bool {
+        let first = {
+            let mut control = self.control.lock();
+            let first = control.ending.is_none();
+            if first {
+                control.ending = Some(ending);
+            }
+            first
+        };
+        self.wake();
+        first
+    }
+
+    /// Returns the ending asked for, if any; it stays recorded.
+    pub(crate) fn ending(&self) -> Option<Ending> {
+        self.control.lock().ending.clone()
+    }
+
+    /// Takes the pending ping payload to answer, if any.
+    pub(crate) fn take_pong(&self) -> Option<Vec<u8>> {
+        self.control.lock().pong.take()
+    }
+
+    fn wake(&self) {
+        // A full wake channel already holds a signal the writer has yet to see.
+        let _ = self.wake.try_send(());
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Message, MessageType};
+
+    fn frame() -> SharedFrame {
+        SharedFrame::text(&Message::new(MessageType::Pong)).unwrap()
+    }
+
+    #[test]
+    fn full_queue_refuses_without_blocking() {
+        let (session, ends) = Session::new(1, "127.0.0.1:1".parse().unwrap(), 2);
+        assert_eq!(session.try_enqueue(frame(), None), Enqueued::Yes);
+        assert_eq!(session.try_enqueue(frame(), None), Enqueued::Yes);
+        assert_eq!(session.try_enqueue(frame(), None), Enqueued::Full);
+        drop(ends);
+        assert_eq!(session.try_enqueue(frame(), None), Enqueued::Gone);
+        assert!(!session.enqueue_reply(frame()));
+    }
+
+    #[test]
+    fn first_ending_wins_and_signals_coalesce() {
+        let (session, ends) = Session::new(1, "127.0.0.1:1".parse().unwrap(), 2);
+        assert!(session.request_end(Ending::Abort(DisconnectReason::ConnectionLost)));
+        assert!(!session.request_end(Ending::Close(CloseCode::Away, DisconnectReason::Shutdown)));
+        session.request_pong(b"x".to_vec());
+        assert_eq!(ends.wake.len(), 1);
+        assert_eq!(session.take_pong().as_deref(), Some(&b"x"[..]));
+        assert_eq!(session.take_pong(), None);
+        assert_eq!(
+            session.ending(),
+            Some(Ending::Abort(DisconnectReason::ConnectionLost))
+        );
+    }
+}
