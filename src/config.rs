@@ -131,19 +131,13 @@ impl HubConfig {
             }
         }
         if self.queue_capacity > MAX_QUEUE_CAPACITY {
-            return Err(invalid(format!(
-                "queue_capacity must be at most {MAX_QUEUE_CAPACITY}"
-            )));
+            return Err(invalid(format!("queue_capacity must be at most {MAX_QUEUE_CAPACITY}")));
         }
         if self.max_message_size < MIN_MESSAGE_SIZE {
-            return Err(invalid(format!(
-                "max_message_size must be at least {MIN_MESSAGE_SIZE}"
-            )));
+            return Err(invalid(format!("max_message_size must be at least {MIN_MESSAGE_SIZE}")));
         }
         if self.max_request_bytes < MIN_MESSAGE_SIZE {
-            return Err(invalid(format!(
-                "max_request_bytes must be at least {MIN_MESSAGE_SIZE}"
-            )));
+            return Err(invalid(format!("max_request_bytes must be at least {MIN_MESSAGE_SIZE}")));
         }
         if self.max_process_id_len + crate::names::PROCESS_PREFIX.len() > self.max_channel_len {
             return Err(invalid(
@@ -155,17 +149,11 @@ impl HubConfig {
 
     fn validate_path(&self) -> Result<()> {
         let well_formed = self.path.starts_with('/')
-            && self
-                .path
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
+            && self.path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
         if well_formed {
             Ok(())
         } else {
-            Err(invalid(format!(
-                "path {:?} must start with `/` and hold no query",
-                self.path
-            )))
+            Err(invalid(format!("path {:?} must start with `/` and hold no query", self.path)))
         }
     }
 }

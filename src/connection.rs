@@ -56,9 +56,7 @@ pub(crate) fn run(hub: Arc<Inner>, stream: TcpStream, leftover: Vec<u8>) {
     let stream = Arc::new(stream);
     let config = &hub.config;
     if stream.set_read_timeout(Some(config.pong_timeout)).is_err()
-        || stream
-            .set_write_timeout(Some(WRITE_SLICE.min(config.write_timeout)))
-            .is_err()
+        || stream.set_write_timeout(Some(WRITE_SLICE.min(config.write_timeout))).is_err()
     {
         return;
     }
@@ -73,12 +71,7 @@ pub(crate) fn run(hub: Arc<Inner>, stream: TcpStream, leftover: Vec<u8>) {
 
     let (reader_done, reader_gone) = crossbeam_channel::bounded::<()>(0);
     let reader = spawn_reader(&hub, &session, &stream, leftover, reader_done);
-    let mut writer = Writer::new(
-        Arc::clone(&hub),
-        Arc::clone(&session),
-        Arc::clone(&stream),
-        ends,
-    );
+    let mut writer = Writer::new(Arc::clone(&hub), Arc::clone(&session), Arc::clone(&stream), ends);
     let reason = match &reader {
         Ok(_) => {
             log::debug!("client {id} connected from {peer}");
@@ -110,18 +103,14 @@ fn spawn_reader(
     leftover: Vec<u8>,
     done: Sender<()>,
 ) -> io::Result<JoinHandle<()>> {
-    let reader = Reader {
-        hub: Arc::clone(hub),
-        session: Arc::clone(session),
-    };
+    let reader = Reader { hub: Arc::clone(hub), session: Arc::clone(session) };
     let stream = Arc::clone(stream);
-    thread::Builder::new()
-        .name(format!("wshub-read-{}", session.id))
-        .stack_size(STACK_SIZE)
-        .spawn(move || {
+    thread::Builder::new().name(format!("wshub-read-{}", session.id)).stack_size(STACK_SIZE).spawn(
+        move || {
             let _done = done;
             reader.run(&stream, leftover);
-        })
+        },
+    )
 }
 
 /// The reading side of tungstenite's protocol engine.
@@ -235,11 +224,7 @@ impl Reader {
             return self.reply_error(format!("cannot subscribe: {err}"));
         }
         let id = self.session.id;
-        let check = self
-            .hub
-            .registry
-            .read()
-            .check_subscribe(id, channel, config.max_subscriptions);
+        let check = self.hub.registry.read().check_subscribe(id, channel, config.max_subscriptions);
         match check {
             Ok(SubscribeCheck::AlreadySubscribed) => self.reply(confirmation(true, channel)),
             Ok(SubscribeCheck::New) => {
@@ -248,10 +233,7 @@ impl Reader {
                 // subscriptions, so the check above still holds.
                 self.reply(confirmation(true, channel))?;
                 let joined =
-                    self.hub
-                        .registry
-                        .write()
-                        .subscribe(id, channel, config.max_subscriptions);
+                    self.hub.registry.write().subscribe(id, channel, config.max_subscriptions);
                 match joined {
                     Ok(()) => {
                         log::debug!("client {id} subscribed to {channel}");
@@ -269,12 +251,7 @@ impl Reader {
 
     fn unsubscribe(&self, channel: &str) -> Result<(), Ending> {
         // Unknown channels are a no-op, but still confirmed: the client's view is right.
-        if self
-            .hub
-            .registry
-            .write()
-            .unsubscribe(self.session.id, channel)
-        {
+        if self.hub.registry.write().unsubscribe(self.session.id, channel) {
             log::debug!("client {} unsubscribed from {channel}", self.session.id);
         }
         self.reply(confirmation(false, channel))
@@ -309,11 +286,7 @@ fn missing_channel(kind: &str) -> String {
 }
 
 fn confirmation(subscribed: bool, channel: &str) -> Message {
-    let kind = if subscribed {
-        MessageType::Subscribed
-    } else {
-        MessageType::Unsubscribed
-    };
+    let kind = if subscribed { MessageType::Subscribed } else { MessageType::Unsubscribed };
     Message::new(kind).with_channel(channel)
 }
 
@@ -324,10 +297,9 @@ fn ending_for(err: tungstenite::Error) -> Ending {
         E::Io(err) if is_timeout(&err) => {
             Ending::Close(CloseCode::Away, DisconnectReason::PongTimeout)
         }
-        E::Capacity(err) => Ending::Close(
-            CloseCode::Size,
-            DisconnectReason::ProtocolViolation(err.to_string()),
-        ),
+        E::Capacity(err) => {
+            Ending::Close(CloseCode::Size, DisconnectReason::ProtocolViolation(err.to_string()))
+        }
         E::Utf8(_) => Ending::Close(
             CloseCode::Invalid,
             DisconnectReason::ProtocolViolation("text frame is not UTF-8".into()),
@@ -335,10 +307,9 @@ fn ending_for(err: tungstenite::Error) -> Ending {
         E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => {
             Ending::Abort(DisconnectReason::ConnectionLost)
         }
-        E::Protocol(err) => Ending::Close(
-            CloseCode::Protocol,
-            DisconnectReason::ProtocolViolation(err.to_string()),
-        ),
+        E::Protocol(err) => {
+            Ending::Close(CloseCode::Protocol, DisconnectReason::ProtocolViolation(err.to_string()))
+        }
         _ => Ending::Abort(DisconnectReason::ConnectionLost),
     }
 }
@@ -370,15 +341,7 @@ impl Writer {
         ends: WriterEnds,
     ) -> Self {
         let next_ping = Instant::now() + hub.config.heartbeat_interval;
-        Writer {
-            hub,
-            session,
-            stream,
-            ends,
-            out: Vec::new(),
-            at_frame_boundary: true,
-            next_ping,
-        }
+        Writer { hub, session, stream, ends, out: Vec::new(), at_frame_boundary: true, next_ping }
     }
 
     /// Serves the queue until the connection ends; returns why it ended.

@@ -66,11 +66,7 @@ mod tests {
     #[test]
     fn error_stays_small() {
         // Results of this type travel through every publish; keep them two words wide.
-        assert!(
-            std::mem::size_of::<Error>() <= 32,
-            "{}",
-            std::mem::size_of::<Error>()
-        );
+        assert!(std::mem::size_of::<Error>() <= 32, "{}", std::mem::size_of::<Error>());
     }
 
     #[test]

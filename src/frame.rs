@@ -30,15 +30,10 @@ impl SharedFrame {
         serde_json::to_writer(&mut buffer, message)?;
         let payload_len = (buffer.len() - MAX_HEADER) as u64;
 
-        let header = FrameHeader {
-            opcode: OpCode::Data(Data::Text),
-            ..FrameHeader::default()
-        };
+        let header = FrameHeader { opcode: OpCode::Data(Data::Text), ..FrameHeader::default() };
         let start = MAX_HEADER - header.len(payload_len);
         let mut slot = &mut buffer[start..MAX_HEADER];
-        header
-            .format(payload_len, &mut slot)
-            .expect("header fits its reserved room");
+        header.format(payload_len, &mut slot).expect("header fits its reserved room");
         Ok(SharedFrame(Arc::from(&buffer[start..])))
     }
 
@@ -82,10 +77,7 @@ pub(crate) fn close(code: CloseCode, reason: &str, out: &mut Vec<u8>) {
     while !reason.is_char_boundary(cut) {
         cut -= 1;
     }
-    let frame = CloseFrame {
-        code,
-        reason: reason[..cut].to_owned().into(),
-    };
+    let frame = CloseFrame { code, reason: reason[..cut].to_owned().into() };
     format_control(WireFrame::close(Some(frame)), out);
 }
 

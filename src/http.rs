@@ -38,10 +38,7 @@ impl HttpRequest {
 
     /// Returns the first value of a header, matched without regard to case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Returns every header in the order received, names as sent.
@@ -165,9 +162,7 @@ pub(crate) fn read_head(
             return Err(HeadError::Gone);
         }
         let slice = (limits.deadline - now).min(READ_SLICE);
-        stream
-            .set_read_timeout(Some(slice))
-            .map_err(|_| HeadError::Gone)?;
+        stream.set_read_timeout(Some(slice)).map_err(|_| HeadError::Gone)?;
         let read = match stream.read(&mut chunk) {
             Ok(0) => return Err(HeadError::Gone),
             Ok(n) => n,
@@ -192,10 +187,7 @@ pub(crate) fn read_head(
 
 /// Returns the offset just past the blank line that ends a head.
 fn find_head_end(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|at| at + 4)
+    bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4)
 }
 
 fn parse_head(bytes: &[u8], max_headers: usize) -> Result<HttpRequest, HeadError> {
@@ -215,12 +207,7 @@ fn parse_head(bytes: &[u8], max_headers: usize) -> Result<HttpRequest, HeadError
     let headers = request
         .headers
         .iter()
-        .map(|h| {
-            (
-                h.name.to_owned(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
+        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
         .collect();
     Ok(HttpRequest {
         method: request.method.unwrap_or_default().to_owned(),
@@ -260,10 +247,7 @@ pub(crate) fn respond_and_close(mut stream: &TcpStream, response: &[u8], timeout
 }
 
 pub(crate) fn is_timeout(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 fn reason_phrase(status: u16) -> &'static str {
@@ -310,10 +294,7 @@ mod tests {
             head.extend_from_slice(format!("X-{n}: v\r\n").as_bytes());
         }
         head.extend_from_slice(b"\r\n");
-        assert!(matches!(
-            parse_head(&head, 4),
-            Err(HeadError::TooManyHeaders)
-        ));
+        assert!(matches!(parse_head(&head, 4), Err(HeadError::TooManyHeaders)));
         assert!(matches!(
             parse_head(b"\x01\x02 nonsense\r\n\r\n", 4),
             Err(HeadError::Malformed(_))
@@ -330,10 +311,7 @@ mod tests {
     fn responses_carry_length_and_extra_headers() {
         let response = HttpResponse::text(503, "busy").with_header("Retry-After", "1");
         let text = String::from_utf8(response.to_bytes(false)).unwrap();
-        assert!(
-            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{text}");
         assert!(text.contains("Content-Length: 4\r\n") && text.contains("Retry-After: 1\r\n"));
         assert!(text.ends_with("\r\n\r\nbusy"));
     }

@@ -138,9 +138,7 @@ impl Hub {
             http_handler: RwLock::new(None),
             connections: Arc::new(AtomicUsize::new(0)),
         };
-        Ok(Hub {
-            inner: Arc::new(inner),
-        })
+        Ok(Hub { inner: Arc::new(inner) })
     }
 
     /// Returns the settings the hub was made with.
@@ -211,9 +209,7 @@ impl Hub {
         status: ProcessStatus,
         exit_code: i32,
     ) -> Result<usize> {
-        self.send_to_process(process_id, || {
-            Message::process_status(process_id, status, exit_code)
-        })
+        self.send_to_process(process_id, || Message::process_status(process_id, status, exit_code))
     }
 
     /// Broadcasts an `event` message carrying `{"event": name, "data": data}`.
@@ -281,10 +277,8 @@ impl Hub {
     /// Returns what the hub knows about every connected client, sorted by id.
     pub fn clients(&self) -> Vec<ClientInfo> {
         let registry = self.inner.registry.read();
-        let mut clients: Vec<ClientInfo> = registry
-            .sessions()
-            .map(|session| client_info(&registry, session))
-            .collect();
+        let mut clients: Vec<ClientInfo> =
+            registry.sessions().map(|session| client_info(&registry, session)).collect();
         clients.sort_unstable_by_key(|client| client.id);
         clients
     }
@@ -292,20 +286,14 @@ impl Hub {
     /// Returns what the hub knows about one client, or `None` if it is not connected.
     pub fn client(&self, id: u64) -> Option<ClientInfo> {
         let registry = self.inner.registry.read();
-        registry
-            .session(id)
-            .map(|session| client_info(&registry, session))
+        registry.session(id).map(|session| client_info(&registry, session))
     }
 
     /// Returns a snapshot of the hub's counters.
     pub fn stats(&self) -> HubStats {
         let (clients, channels, subscriptions) = {
             let registry = self.inner.registry.read();
-            (
-                registry.session_count(),
-                registry.channel_count(),
-                registry.subscription_count(),
-            )
+            (registry.session_count(), registry.channel_count(), registry.subscription_count())
         };
         let counters = &self.inner.counters;
         HubStats {
@@ -381,9 +369,7 @@ impl Hub {
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub")
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
+        f.debug_struct("Hub").field("stats", &self.stats()).finish_non_exhaustive()
     }
 }
 
@@ -419,9 +405,7 @@ impl Inner {
                 Enqueued::Full => {
                     let ending = Ending::Close(CloseCode::Policy, DisconnectReason::TooSlow);
                     if session.request_end(ending) {
-                        self.counters
-                            .slow_disconnected
-                            .fetch_add(1, Ordering::Relaxed);
+                        self.counters.slow_disconnected.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 Enqueued::Gone => {}
@@ -433,14 +417,10 @@ impl Inner {
 
     pub(crate) fn count(&self, delivered: usize, skipped: usize) {
         if delivered > 0 {
-            self.counters
-                .delivered
-                .fetch_add(delivered as u64, Ordering::Relaxed);
+            self.counters.delivered.fetch_add(delivered as u64, Ordering::Relaxed);
         }
         if skipped > 0 {
-            self.counters
-                .skipped
-                .fetch_add(skipped as u64, Ordering::Relaxed);
+            self.counters.skipped.fetch_add(skipped as u64, Ordering::Relaxed);
         }
     }
 
@@ -449,12 +429,8 @@ impl Inner {
         let max = self.config.max_connections;
         let claimed = self
             .connections
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            });
-        claimed
-            .ok()
-            .map(|_| ConnectionSlot(Arc::clone(&self.connections)))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1));
+        claimed.ok().map(|_| ConnectionSlot(Arc::clone(&self.connections)))
     }
 
     pub(crate) fn next_client_id(&self) -> u64 {
@@ -528,10 +504,7 @@ mod tests {
 
     #[test]
     fn invalid_config_is_an_error() {
-        let config = HubConfig {
-            queue_capacity: 0,
-            ..HubConfig::default()
-        };
+        let config = HubConfig { queue_capacity: 0, ..HubConfig::default() };
         assert!(matches!(Hub::new(config), Err(Error::Config(_))));
     }
 
@@ -555,10 +528,7 @@ mod tests {
     #[test]
     fn process_channel_is_built_in_place() {
         let mut room = [0u8; 16];
-        assert_eq!(
-            process_channel_in(&mut room, "build"),
-            Some("process:build")
-        );
+        assert_eq!(process_channel_in(&mut room, "build"), Some("process:build"));
         assert_eq!(process_channel_in(&mut room, "much-too-long-id"), None);
     }
 }

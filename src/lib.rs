@@ -94,6 +94,6 @@ pub use config::HubConfig;
 pub use error::{Error, Result};
 pub use http::{HttpRequest, HttpResponse};
 pub use hub::{ClientInfo, Hub, HubStats};
-pub use message::{Message, MessageType, ProcessStatus};
+pub use message::{Message, MessageType, OutputStream, ProcessStatus};
 pub use server::Server;
 pub use session::DisconnectReason;

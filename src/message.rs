@@ -58,6 +58,16 @@ impl ProcessStatus {
     }
 }
 
+/// The pipe a line of process output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
 /// One JSON message as it travels over the wire, in either direction.
 ///
 /// Build one with a constructor ([`Message::new`], [`Message::event`], ...) and publish it
@@ -80,6 +90,16 @@ pub struct Message {
     /// When the message was made; on the wire RFC 3339, UTC, milliseconds and `Z`.
     #[serde(with = "rfc3339_millis")]
     pub timestamp: SystemTime,
+    /// On `process_output`, the pipe the line came from; left out for standard output.
+    #[serde(default, skip_serializing_if = "is_stdout")]
+    pub stream: Option<OutputStream>,
+    /// On `process_output`, true when the line was cut and this piece is not its last.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+fn is_stdout(stream: &Option<OutputStream>) -> bool {
+    matches!(stream, None | Some(OutputStream::Stdout))
 }
 
 impl Message {
@@ -91,6 +111,8 @@ impl Message {
             process_id: None,
             data: None,
             timestamp: SystemTime::now(),
+            stream: None,
+            partial: false,
         }
     }
 
@@ -123,6 +145,28 @@ impl Message {
         let mut message = Message::new(MessageType::ProcessStatus).with_data(data);
         message.process_id = Some(process_id.into());
         message
+    }
+
+    /// Returns the message with `stream` set; only [`OutputStream::Stderr`] shows on the
+    /// wire.
+    pub fn with_stream(mut self, stream: OutputStream) -> Message {
+        self.stream = Some(stream);
+        self
+    }
+
+    /// Returns the message marked as a piece of a longer line that continues.
+    pub fn with_partial(mut self, partial: bool) -> Message {
+        self.partial = partial;
+        self
+    }
+
+    /// Returns the message with `signal` (such as `SIGKILL`) added to an object `data`,
+    /// as a `crashed` status carries it.
+    pub fn with_signal(mut self, signal: &str) -> Message {
+        if let Some(Value::Object(data)) = &mut self.data {
+            data.insert("signal".to_owned(), Value::from(signal));
+        }
+        self
     }
 
     /// Returns an `event` message carrying `{"event": name, "data": data}`.
@@ -210,21 +254,42 @@ mod tests {
     fn status_data_is_typed() {
         let message = Message::process_status("p", ProcessStatus::Crashed, 137);
         let json = message.to_json().unwrap();
+        assert!(json.contains(r#""data":{"status":"crashed","exitCode":137}"#), "{json}");
+    }
+
+    #[test]
+    fn stderr_and_partial_are_additive_fields() {
+        let mut message = Message::process_output("p", "half")
+            .with_stream(OutputStream::Stderr)
+            .with_partial(true);
+        message.timestamp = at(T0);
+        let json = message.to_json().unwrap();
         assert!(
-            json.contains(r#""data":{"status":"crashed","exitCode":137}"#),
+            json.ends_with(
+                r#""timestamp":"2026-02-19T10:00:00.123Z","stream":"stderr","partial":true}"#
+            ),
+            "{json}"
+        );
+        let plain = Message::process_output("p", "x").with_stream(OutputStream::Stdout);
+        let json = plain.to_json().unwrap();
+        assert!(!json.contains("stream") && !json.contains("partial"), "{json}");
+    }
+
+    #[test]
+    fn crashed_status_names_its_signal() {
+        let message =
+            Message::process_status("p", ProcessStatus::Crashed, 137).with_signal("SIGKILL");
+        let json = message.to_json().unwrap();
+        assert!(
+            json.contains(r#"{"status":"crashed","exitCode":137,"signal":"SIGKILL"}"#),
             "{json}"
         );
     }
 
     #[test]
     fn event_wraps_name_and_data() {
-        let json = Message::event("deploy", serde_json::json!({"v": 2}))
-            .to_json()
-            .unwrap();
-        assert!(
-            json.contains(r#""data":{"event":"deploy","data":{"v":2}}"#),
-            "{json}"
-        );
+        let json = Message::event("deploy", serde_json::json!({"v": 2})).to_json().unwrap();
+        assert!(json.contains(r#""data":{"event":"deploy","data":{"v":2}}"#), "{json}");
     }
 
     #[test]

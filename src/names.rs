@@ -45,10 +45,7 @@ fn check(
         return Err("it is empty".to_owned());
     }
     if text.len() > max_len {
-        return Err(format!(
-            "it is {} bytes long, the limit is {max_len}",
-            text.len()
-        ));
+        return Err(format!("it is {} bytes long, the limit is {max_len}", text.len()));
     }
     match text.bytes().position(|b| !allowed(b)) {
         None => Ok(()),
@@ -69,13 +66,7 @@ mod tests {
 
     #[test]
     fn ordinary_names_pass() {
-        for name in [
-            "process:web-server-1",
-            "logs/app",
-            "user@host",
-            "a",
-            "x.y_z+1",
-        ] {
+        for name in ["process:web-server-1", "logs/app", "user@host", "a", "x.y_z+1"] {
             check_channel(name, 256).unwrap();
         }
         check_process_id("web-server-1", 128).unwrap();
@@ -87,10 +78,7 @@ mod tests {
         assert!(text.contains("empty"), "{text}");
         let long = "a".repeat(10_000);
         let text = check_channel(&long, 256).unwrap_err().to_string();
-        assert!(
-            text.contains("10000 bytes long, the limit is 256"),
-            "{text}"
-        );
+        assert!(text.contains("10000 bytes long, the limit is 256"), "{text}");
         let text = check_channel("bad\u{7}name", 256).unwrap_err().to_string();
         assert!(text.contains("'\\u{7}' at byte 3"), "{text}");
         let text = check_channel("caf\u{e9}", 256).unwrap_err().to_string();

@@ -51,10 +51,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     pub(crate) fn add_session(&mut self, session: Arc<Session>) {
-        let entry = SessionEntry {
-            session: Arc::clone(&session),
-            channels: HashMap::new(),
-        };
+        let entry = SessionEntry { session: Arc::clone(&session), channels: HashMap::new() };
         self.sessions.insert(session.id, entry);
     }
 
@@ -102,10 +99,7 @@ impl Registry {
         };
         let gate = Arc::new(Gate::default());
         entry.channels.insert(Arc::clone(&name), Arc::clone(&gate));
-        let subscriber = Subscriber {
-            session: Arc::clone(&entry.session),
-            gate,
-        };
+        let subscriber = Subscriber { session: Arc::clone(&entry.session), gate };
         Arc::make_mut(self.channels.entry(name).or_default()).push(subscriber);
         self.subscriptions += 1;
         Ok(())
@@ -202,10 +196,7 @@ mod tests {
         registry.subscribe(2, "b", 10).unwrap();
         registry.subscribe(2, "b", 10).unwrap();
         assert_eq!(ids(&registry.subscribers("a").unwrap()), [1, 2]);
-        assert_eq!(
-            (registry.channel_count(), registry.subscription_count()),
-            (2, 3)
-        );
+        assert_eq!((registry.channel_count(), registry.subscription_count()), (2, 3));
 
         assert!(registry.unsubscribe(2, "b"));
         assert!(!registry.unsubscribe(2, "b"));
@@ -219,10 +210,7 @@ mod tests {
         registry.subscribe(1, "a", 2).unwrap();
         registry.subscribe(1, "b", 2).unwrap();
         assert_eq!(registry.subscribe(1, "c", 2), Err(Refusal::Limit(2)));
-        assert_eq!(
-            registry.check_subscribe(1, "a", 2),
-            Ok(SubscribeCheck::AlreadySubscribed)
-        );
+        assert_eq!(registry.check_subscribe(1, "a", 2), Ok(SubscribeCheck::AlreadySubscribed));
         assert_eq!(registry.subscribe(9, "a", 2), Err(Refusal::Gone));
     }
 
@@ -245,10 +233,7 @@ mod tests {
         let gate = Arc::clone(&registry.subscribers("b").unwrap()[0].gate);
         registry.remove_session(1).unwrap();
         assert!(!gate.is_open());
-        assert_eq!(
-            (registry.channel_count(), registry.subscription_count()),
-            (1, 1)
-        );
+        assert_eq!((registry.channel_count(), registry.subscription_count()), (1, 1));
         registry.remove_session(2).unwrap();
         assert_eq!((registry.channel_count(), registry.session_count()), (0, 0));
     }

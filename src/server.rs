@@ -73,19 +73,14 @@ impl Hub {
         let inner = Arc::clone(&self.inner);
         let flag = Arc::clone(&stopped);
         let name = format!("wshub-accept-{}", local_addr.port());
-        self.inner.threads.spawn(name, STACK_SIZE, move || {
-            accept_loop(&inner, &listener, &flag)
-        })?;
+        self.inner
+            .threads
+            .spawn(name, STACK_SIZE, move || accept_loop(&inner, &listener, &flag))?;
 
         let flag = Arc::clone(&stopped);
-        self.inner
-            .add_stopper(Box::new(move || stop_listener(&flag, local_addr)));
+        self.inner.add_stopper(Box::new(move || stop_listener(&flag, local_addr)));
         log::info!("listening on ws://{}{}", local_addr, self.inner.config.path);
-        Ok(Server {
-            local_addr,
-            path: self.inner.config.path.clone(),
-            stopped,
-        })
+        Ok(Server { local_addr, path: self.inner.config.path.clone(), stopped })
     }
 
     /// Serves one connection that the program's own listener accepted.
@@ -143,10 +138,7 @@ fn admit(hub: &Arc<Inner>, stream: TcpStream) -> Result<()> {
         return Err(Error::Shutdown);
     }
     let Some(slot) = hub.claim_connection() else {
-        log::debug!(
-            "connection refused: the limit of {} is reached",
-            hub.config.max_connections
-        );
+        log::debug!("connection refused: the limit of {} is reached", hub.config.max_connections);
         refuse_now(&stream, &unavailable("too many connections"));
         return Ok(());
     };
@@ -213,11 +205,7 @@ fn handshake(hub: &Inner, stream: &TcpStream) -> Option<Vec<u8>> {
         }
         Verdict::Plain => plain(hub, &request),
         Verdict::Refuse(response) => {
-            log::debug!(
-                "upgrade of {} refused with {}",
-                request.path(),
-                response.status
-            );
+            log::debug!("upgrade of {} refused with {}", request.path(), response.status);
             response
         }
     };
@@ -227,9 +215,7 @@ fn handshake(hub: &Inner, stream: &TcpStream) -> Option<Vec<u8>> {
 
 fn switch(hub: &Inner, mut stream: &TcpStream, accept: &str) -> bool {
     let _ = stream.set_write_timeout(Some(hub.config.write_timeout));
-    stream
-        .write_all(&upgrade::switching_protocols(accept))
-        .is_ok()
+    stream.write_all(&upgrade::switching_protocols(accept)).is_ok()
 }
 
 /// Answers a request that is not an upgrade: the program's handler, or an error.
@@ -240,10 +226,9 @@ fn plain(hub: &Inner, request: &HttpRequest) -> HttpResponse {
             log::warn!("the HTTP handler panicked on {}", request.path());
             HttpResponse::text(500, "the handler failed\n")
         }),
-        None if request.path() == hub.config.path => HttpResponse::text(
-            400,
-            "this endpoint speaks WebSocket; send an upgrade request\n",
-        ),
+        None if request.path() == hub.config.path => {
+            HttpResponse::text(400, "this endpoint speaks WebSocket; send an upgrade request\n")
+        }
         None => HttpResponse::text(404, "not found\n"),
     }
 }

@@ -135,13 +135,7 @@ impl Session {
             wake,
             skipped: AtomicU64::new(0),
         };
-        (
-            Arc::new(session),
-            WriterEnds {
-                queue: queue_rx,
-                wake: wake_rx,
-            },
-        )
+        (Arc::new(session), WriterEnds { queue: queue_rx, wake: wake_rx })
     }
 
     /// Enqueues without blocking, as publishers do.
@@ -208,10 +202,7 @@ impl Session {
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session")
-            .field("id", &self.id)
-            .field("peer", &self.peer)
-            .finish()
+        f.debug_struct("Session").field("id", &self.id).field("peer", &self.peer).finish()
     }
 }
 
@@ -244,9 +235,6 @@ mod tests {
         assert_eq!(ends.wake.len(), 1);
         assert_eq!(session.take_pong().as_deref(), Some(&b"x"[..]));
         assert_eq!(session.take_pong(), None);
-        assert_eq!(
-            session.ending(),
-            Some(Ending::Abort(DisconnectReason::ConnectionLost))
-        );
+        assert_eq!(session.ending(), Some(Ending::Abort(DisconnectReason::ConnectionLost)));
     }
 }

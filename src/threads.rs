@@ -59,17 +59,11 @@ impl ThreadGroup {
         }
         let key = state.next_key;
         state.next_key += 1;
-        let finisher = Finisher {
-            group: Arc::clone(self),
-            key,
-        };
-        let handle = thread::Builder::new()
-            .name(name)
-            .stack_size(stack)
-            .spawn(move || {
-                let _finisher = finisher;
-                work();
-            })?;
+        let finisher = Finisher { group: Arc::clone(self), key };
+        let handle = thread::Builder::new().name(name).stack_size(stack).spawn(move || {
+            let _finisher = finisher;
+            work();
+        })?;
         state.running.insert(key, handle);
         Ok(())
     }
@@ -110,13 +104,7 @@ mod tests {
         let (release, gate) = crossbeam_channel::bounded::<()>(0);
         for n in 0..4 {
             let gate = gate.clone();
-            group
-                .spawn(
-                    format!("t{n}"),
-                    64 * 1024,
-                    move || while gate.recv().is_ok() {},
-                )
-                .unwrap();
+            group.spawn(format!("t{n}"), 64 * 1024, move || while gate.recv().is_ok() {}).unwrap();
         }
         assert_eq!(group.join_all(Duration::from_millis(20)), 4);
         drop(release);
@@ -127,9 +115,7 @@ mod tests {
     #[test]
     fn a_panicking_thread_still_counts_as_ended() {
         let group = Arc::new(ThreadGroup::default());
-        group
-            .spawn("p".into(), 64 * 1024, || panic!("on purpose"))
-            .unwrap();
+        group.spawn("p".into(), 64 * 1024, || panic!("on purpose")).unwrap();
         assert_eq!(group.join_all(Duration::from_secs(5)), 0);
     }
 }

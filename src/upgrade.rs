@@ -39,24 +39,15 @@ fn check_upgrade(request: &HttpRequest) -> Result<String, HttpResponse> {
         return Err(response.with_header("Allow", "GET"));
     }
     if !request.is_http11() {
-        return Err(HttpResponse::text(
-            400,
-            "a WebSocket upgrade needs HTTP/1.1\n",
-        ));
+        return Err(HttpResponse::text(400, "a WebSocket upgrade needs HTTP/1.1\n"));
     }
     // 2. A Host header.
     if request.header("host").is_none_or(str::is_empty) {
-        return Err(HttpResponse::text(
-            400,
-            "the upgrade request has no Host header\n",
-        ));
+        return Err(HttpResponse::text(400, "the upgrade request has no Host header\n"));
     }
     // 4. A Connection header holding the `Upgrade` token.
     if !request.header_has_token("connection", "upgrade") {
-        return Err(HttpResponse::text(
-            400,
-            "the Connection header must include Upgrade\n",
-        ));
+        return Err(HttpResponse::text(400, "the Connection header must include Upgrade\n"));
     }
     // 6. Version 13; section 4.4 says to answer another with the versions we speak.
     if request.header("sec-websocket-version").map(str::trim) != Some("13") {
@@ -68,10 +59,7 @@ fn check_upgrade(request: &HttpRequest) -> Result<String, HttpResponse> {
         Some(key) if is_valid_key(key) => {
             Ok(tungstenite::handshake::derive_accept_key(key.as_bytes()))
         }
-        _ => Err(HttpResponse::text(
-            400,
-            "Sec-WebSocket-Key must be 16 bytes in base64\n",
-        )),
+        _ => Err(HttpResponse::text(400, "Sec-WebSocket-Key must be 16 bytes in base64\n")),
     }
 }
 
@@ -100,9 +88,7 @@ mod tests {
     use super::*;
 
     fn request(text: &str) -> HttpRequest {
-        let head = format!("{text}\r\n\r\n")
-            .replace('\n', "\r\n")
-            .replace("\r\r", "\r");
+        let head = format!("{text}\r\n\r\n").replace('\n', "\r\n").replace("\r\r", "\r");
         crate::http::parse_head_for_tests(head.as_bytes())
     }
 
@@ -130,17 +116,8 @@ mod tests {
     #[test]
     fn each_broken_rule_gets_its_status() {
         assert_eq!(status(judge(&request(GOOD), "/other")), 404);
-        assert_eq!(
-            status(judge(&request(&GOOD.replace("GET", "POST")), "/ws")),
-            405
-        );
-        assert_eq!(
-            status(judge(
-                &request(&GOOD.replace("Version: 13", "Version: 8")),
-                "/ws"
-            )),
-            426
-        );
+        assert_eq!(status(judge(&request(&GOOD.replace("GET", "POST")), "/ws")), 405);
+        assert_eq!(status(judge(&request(&GOOD.replace("Version: 13", "Version: 8")), "/ws")), 426);
         let no_key = GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "short");
         assert_eq!(status(judge(&request(&no_key), "/ws")), 400);
         let no_connection = GOOD.replace("Connection: Upgrade", "Connection: close");

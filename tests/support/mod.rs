@@ -1,0 +1,162 @@
+//! Helpers shared by the integration tests: a hub on a free loopback port, a WebSocket
+//! client whose every wait is bounded, and a count of the process's threads.
+
+#![allow(dead_code, reason = "each test binary uses a different part of the helpers")]
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message as WsMessage, WebSocket};
+use wshub::{Hub, HubConfig, Server};
+
+/// The longest any test waits for something that should happen.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Starts a hub with `config` on `127.0.0.1:0`.
+pub fn start(config: HubConfig) -> (Hub, Server) {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let hub = Hub::new(config).expect("valid config");
+    let server = hub.listen("127.0.0.1:0").expect("bind a free port");
+    (hub, server)
+}
+
+/// Starts a hub with the default settings.
+pub fn start_default() -> (Hub, Server) {
+    start(HubConfig::default())
+}
+
+/// A WebSocket client over a real socket.
+pub struct Client {
+    pub ws: WebSocket<TcpStream>,
+}
+
+/// What a client saw next.
+#[derive(Debug)]
+pub enum Seen {
+    Json(Value),
+    Close(Option<CloseFrame>),
+    Binary(Vec<u8>),
+    /// Nothing arrived in time.
+    Nothing,
+    /// The connection ended without a close frame, or failed.
+    Gone(String),
+}
+
+impl Client {
+    /// Connects to `server`'s WebSocket URL.
+    pub fn connect(server: &Server) -> Client {
+        Client::connect_url(&server.url())
+    }
+
+    /// Connects to a `ws://` URL.
+    pub fn connect_url(url: &str) -> Client {
+        let addr = url.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
+        let stream = TcpStream::connect(&addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_write_timeout(Some(PATIENCE)).unwrap();
+        let (ws, _) = tungstenite::client::client(url, stream).expect("handshake");
+        Client { ws }
+    }
+
+    pub fn send_json(&mut self, value: &Value) {
+        self.ws.send(WsMessage::text(value.to_string())).expect("send");
+    }
+
+    pub fn send_text(&mut self, text: &str) {
+        self.ws.send(WsMessage::text(text)).expect("send");
+    }
+
+    /// Subscribes and waits for the confirmation.
+    pub fn subscribe(&mut self, channel: &str) {
+        self.send_json(&json!({"type": "subscribe", "data": channel}));
+        self.expect_confirmation("subscribed", channel);
+    }
+
+    /// Unsubscribes and waits for the confirmation.
+    pub fn unsubscribe(&mut self, channel: &str) {
+        self.send_json(&json!({"type": "unsubscribe", "data": channel}));
+        self.expect_confirmation("unsubscribed", channel);
+    }
+
+    fn expect_confirmation(&mut self, kind: &str, channel: &str) {
+        let seen = self.recv_json();
+        assert_eq!(seen["type"], kind, "{seen}");
+        assert_eq!(seen["channel"], channel, "{seen}");
+    }
+
+    /// Returns the next thing that arrives within `timeout`.
+    pub fn next(&mut self, timeout: Duration) -> Seen {
+        self.ws.get_mut().set_read_timeout(Some(timeout)).unwrap();
+        loop {
+            match self.ws.read() {
+                Ok(WsMessage::Text(text)) => {
+                    return Seen::Json(serde_json::from_str(text.as_str()).expect("JSON"));
+                }
+                Ok(WsMessage::Close(frame)) => return Seen::Close(frame),
+                Ok(WsMessage::Binary(bytes)) => return Seen::Binary(bytes.to_vec()),
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(err))
+                    if matches!(
+                        err.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Seen::Nothing;
+                }
+                Err(err) => return Seen::Gone(err.to_string()),
+            }
+        }
+    }
+
+    /// Returns the next JSON message, failing the test if none comes in time.
+    pub fn recv_json(&mut self) -> Value {
+        match self.next(PATIENCE) {
+            Seen::Json(value) => value,
+            other => panic!("expected a JSON message, saw {other:?}"),
+        }
+    }
+
+    /// Asserts that no message arrives within `quiet`.
+    pub fn expect_silence(&mut self, quiet: Duration) {
+        match self.next(quiet) {
+            Seen::Nothing => {}
+            other => panic!("expected nothing, saw {other:?}"),
+        }
+    }
+
+    /// Reads until a close frame arrives and returns its code; skips JSON on the way.
+    pub fn expect_close(&mut self) -> u16 {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            match self.next(PATIENCE) {
+                Seen::Json(_) => continue,
+                Seen::Close(frame) => return frame.map_or(1005, |f| u16::from(f.code)),
+                other => panic!("expected a close frame, saw {other:?}"),
+            }
+        }
+        panic!("no close frame within {PATIENCE:?}");
+    }
+}
+
+/// Returns how many threads this process has now.
+pub fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+    let line = status.lines().find(|l| l.starts_with("Threads:")).expect("Threads line");
+    line["Threads:".len()..].trim().parse().expect("a number")
+}
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
