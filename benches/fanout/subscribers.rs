@@ -27,6 +27,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::procfs;
+use crate::targets::GREETING;
 use crate::wire::{self, Frame, Stamp};
 
 /// The environment variable that turns the benchmark binary into the subscriber process;
@@ -66,6 +67,8 @@ enum Mode {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
     Connecting,
+    /// Raw only: connected, waiting for the server's greeting.
+    Greeting,
     /// The upgrade request is sent; waiting for `101`.
     Upgrading,
     /// The subscribe request is sent; waiting for `subscribed`.
@@ -382,11 +385,7 @@ impl Subscribers {
 
     fn connected(&mut self, idx: usize) {
         match self.mode {
-            Mode::Raw => {
-                self.conns[idx].phase = Phase::Streaming;
-                self.in_flight -= 1;
-                self.ready += 1;
-            }
+            Mode::Raw => self.conns[idx].phase = Phase::Greeting,
             Mode::WebSocket => {
                 self.conns[idx].phase = Phase::Upgrading;
                 let request = self.upgrade.clone();
@@ -446,8 +445,13 @@ impl Subscribers {
                 let used = self.consume(idx, &partial, now_ns);
                 partial.drain(..used.min(partial.len()));
             }
+            let drained = n < scratch.len();
             self.scratch = scratch;
             self.conns[idx].partial = partial;
+            // A short read emptied the socket; new bytes raise a new edge.
+            if drained {
+                return;
+            }
         }
         self.again.push(idx);
     }
@@ -456,6 +460,17 @@ impl Subscribers {
     /// returns how many bytes were used.
     fn consume(&mut self, idx: usize, bytes: &[u8], now_ns: u64) -> usize {
         let mut used = 0;
+        if self.conns[idx].phase == Phase::Greeting {
+            if bytes.first() != Some(&GREETING[0]) {
+                eprintln!("subscribers: no greeting from the reference");
+                self.close(idx);
+                return bytes.len();
+            }
+            used = 1;
+            self.conns[idx].phase = Phase::Streaming;
+            self.in_flight -= 1;
+            self.ready += 1;
+        }
         if self.conns[idx].phase == Phase::Upgrading {
             let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
                 return 0;

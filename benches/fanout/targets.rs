@@ -5,7 +5,7 @@
 //!
 //! Part of `cargo bench --bench fanout`.
 
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,13 +114,16 @@ pub struct Reference {
     accept: Option<JoinHandle<()>>,
 }
 
+/// The byte the reference sends a new subscriber, which then counts as connected: the
+/// subscriber process opens connections only as fast as the server accepts them.
+pub const GREETING: &[u8] = b"+";
+
 /// How long the reference's accept thread waits for its subscribers.
 const ACCEPT_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Reference {
     fn start(n: usize) -> io::Result<Reference> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let sockets = Arc::new(Mutex::new(Vec::with_capacity(n)));
         let stop = Arc::new(AtomicBool::new(false));
@@ -133,6 +136,9 @@ impl Reference {
 
     fn shutdown(mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if self.accept.as_ref().is_some_and(|accept| !accept.is_finished()) {
+            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        }
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
         }
@@ -141,20 +147,23 @@ impl Reference {
 }
 
 /// Accepts up to `n` sockets, set up as the hub sets up its own: blocking, no delay.
+/// The accept blocks, so that no burst of connections overflows the listen backlog;
+/// [`Reference::shutdown`] connects once to wake it.
 fn accept_loop(listener: &TcpListener, n: usize, sockets: &Mutex<Vec<TcpStream>>, stop: &AtomicBool) {
     let deadline = Instant::now() + ACCEPT_DEADLINE;
-    while !stop.load(Ordering::SeqCst) && sockets.lock().len() < n && Instant::now() < deadline {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let ready = stream.set_nonblocking(false).is_ok()
-                    && stream.set_nodelay(true).is_ok()
-                    && stream.set_write_timeout(Some(Duration::from_secs(10))).is_ok();
+    while sockets.lock().len() < n && Instant::now() < deadline {
+        let accepted = listener.accept();
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match accepted {
+            Ok((mut stream, _)) => {
+                let ready = stream.set_nodelay(true).is_ok()
+                    && stream.set_write_timeout(Some(Duration::from_secs(10))).is_ok()
+                    && stream.write_all(GREETING).is_ok();
                 if ready {
                     sockets.lock().push(stream);
                 }
-            }
-            Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(1));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
