@@ -109,8 +109,14 @@ impl Options {
     fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         let mut scenario = Scenario::Paced;
         let (mut n, mut rate, mut seconds) = (1000, None, None);
-        let mut options =
-            Options { specs: Vec::new(), sides: Vec::new(), all: false, runs: 1, help: false, passed: Vec::new() };
+        let mut options = Options {
+            specs: Vec::new(),
+            sides: Vec::new(),
+            all: false,
+            runs: 1,
+            help: false,
+            passed: Vec::new(),
+        };
         let mut side = "both".to_owned();
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
@@ -139,11 +145,8 @@ impl Options {
             other => return Err(format!("unknown side {other}")),
         };
         options.passed = vec!["--side".into(), side];
-        options.specs = if options.all {
-            standard_list()
-        } else {
-            vec![spec(scenario, n, rate, seconds)]
-        };
+        options.specs =
+            if options.all { standard_list() } else { vec![spec(scenario, n, rate, seconds)] };
         Ok(options)
     }
 }
@@ -192,7 +195,11 @@ fn run_one(spec: &Spec, sides: &[Kind]) -> Sides {
         "\n== {} (N={}{}, {} s{}) ==",
         spec.scenario.name(),
         spec.n,
-        if spec.scenario == Scenario::Paced { format!(", {} msg/s", spec.rate) } else { String::new() },
+        if spec.scenario == Scenario::Paced {
+            format!(", {} msg/s", spec.rate)
+        } else {
+            String::new()
+        },
         spec.seconds,
         if spec.scenario == Scenario::Capacity { " per trial" } else { "" },
     );

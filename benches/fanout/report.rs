@@ -189,7 +189,11 @@ impl Collected {
         let ratio_at_least = |key: &'static str, figure: &str, what: &str, at_least: f64| {
             let ratio = self.median_ratio(key, figure);
             let shown = ratio.map_or_else(|| "-".into(), |q| format!("{q:.2}x"));
-            (key, format!("{what} >= {at_least}x reference (is {shown})"), ratio.map(|q| q >= at_least))
+            (
+                key,
+                format!("{what} >= {at_least}x reference (is {shown})"),
+                ratio.map(|q| q >= at_least),
+            )
         };
         let idle = self.median("idle/1000", "hub", "rss_per_conn_kib");
         vec![

@@ -288,7 +288,8 @@ fn raise_limits(n: usize) -> Result<Vec<Raised>, String> {
     let maps = procfs::maps() as u64 + 8 * n + 4096;
     let threads = procfs::machine_threads() + 2 * n + 2048;
     let mut raised = Vec::new();
-    for (path, needed) in [("/proc/sys/vm/max_map_count", maps), ("/proc/sys/kernel/pid_max", threads)]
+    for (path, needed) in
+        [("/proc/sys/vm/max_map_count", maps), ("/proc/sys/kernel/pid_max", threads)]
     {
         if let Some(guard) = procfs::ensure_setting(path, needed)? {
             raised.push(guard);

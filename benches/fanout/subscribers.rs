@@ -224,16 +224,17 @@ impl Subscribers {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (commands_in, commands) = mpsc::channel();
-        let stdin_thread = std::thread::Builder::new().name("commands".into()).spawn(move || {
-            for line in io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                if commands_in.send(line).is_err() || waker.wake().is_err() {
-                    return;
+        let stdin_thread =
+            std::thread::Builder::new().name("commands".into()).spawn(move || {
+                for line in io::stdin().lock().lines() {
+                    let Ok(line) = line else { break };
+                    if commands_in.send(line).is_err() || waker.wake().is_err() {
+                        return;
+                    }
                 }
-            }
-            let _ = commands_in.send("quit".into());
-            let _ = waker.wake();
-        })?;
+                let _ = commands_in.send("quit".into());
+                let _ = waker.wake();
+            })?;
 
         Ok(Subscribers {
             mode,
@@ -261,7 +262,8 @@ impl Subscribers {
         let mut events = Events::with_capacity(4096);
         while self.started.elapsed() < LIFETIME {
             self.open_more();
-            let timeout = if self.again.is_empty() { Duration::from_millis(20) } else { Duration::ZERO };
+            let timeout =
+                if self.again.is_empty() { Duration::from_millis(20) } else { Duration::ZERO };
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
@@ -355,7 +357,8 @@ impl Subscribers {
         }
         self.announced = true;
         let ms = self.started.elapsed().as_millis();
-        let failed = self.failed + self.conns.iter().filter(|c| c.phase != Phase::Streaming).count();
+        let failed =
+            self.failed + self.conns.iter().filter(|c| c.phase != Phase::Streaming).count();
         say(&format!("ready connected={} failed={failed} ms={ms}", self.ready));
     }
 
@@ -525,7 +528,11 @@ impl Subscribers {
             }
             wire::OP_CLOSE => {
                 let mut close = Vec::new();
-                wire::client_frame(wire::OP_CLOSE, frame.payload.get(..2).unwrap_or(&[]), &mut close);
+                wire::client_frame(
+                    wire::OP_CLOSE,
+                    frame.payload.get(..2).unwrap_or(&[]),
+                    &mut close,
+                );
                 self.send(idx, &close);
                 self.close(idx);
             }
@@ -602,8 +609,8 @@ impl Subscribers {
         }
         let closed = self.conns.iter().filter(|c| c.phase == Phase::Closed).count();
 
-        let mut completion = Histogram::<u64>::new_with_bounds(1_000, 120_000_000_000, 3)
-            .expect("bounds");
+        let mut completion =
+            Histogram::<u64>::new_with_bounds(1_000, 120_000_000_000, 3).expect("bounds");
         for slot in round.completions.iter().filter(|slot| slot.last_ns > 0) {
             completion.saturating_record(slot.last_ns.saturating_sub(slot.intended_ns).max(1_000));
         }

@@ -149,7 +149,12 @@ impl Reference {
 /// Accepts up to `n` sockets, set up as the hub sets up its own: blocking, no delay.
 /// The accept blocks, so that no burst of connections overflows the listen backlog;
 /// [`Reference::shutdown`] connects once to wake it.
-fn accept_loop(listener: &TcpListener, n: usize, sockets: &Mutex<Vec<TcpStream>>, stop: &AtomicBool) {
+fn accept_loop(
+    listener: &TcpListener,
+    n: usize,
+    sockets: &Mutex<Vec<TcpStream>>,
+    stop: &AtomicBool,
+) {
     let deadline = Instant::now() + ACCEPT_DEADLINE;
     while sockets.lock().len() < n && Instant::now() < deadline {
         let accepted = listener.accept();
