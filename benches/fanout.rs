@@ -53,6 +53,8 @@ usage: cargo bench --bench fanout -- [options]
   --seconds S       paced and blast: publishing time (default 10 and 5); capacity:
                     length of one trial (default 1.5); idle: hold time (default 2)
   --side SIDE       both | hub | reference (default both)
+  --queue Q         the hub's per-client queue capacity instead of the default 256; for
+                    exploring only, the targets are stated for the default
   --all             the standard list: paced at N=1, 100, 1000, 10000 and 5000 at 10/s,
                     capacity at N=100 and 1000, blast at N=100, idle at N=1000
   --runs K          run each scenario K times, each in a fresh process, and print the
@@ -108,7 +110,7 @@ struct Options {
 impl Options {
     fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         let mut scenario = Scenario::Paced;
-        let (mut n, mut rate, mut seconds) = (1000, None, None);
+        let (mut n, mut rate, mut seconds, mut queue) = (1000, None, None, None);
         let mut options = Options {
             specs: Vec::new(),
             sides: Vec::new(),
@@ -134,6 +136,7 @@ impl Options {
                 "--rate" => rate = Some(number(&value("--rate")?)?),
                 "--seconds" => seconds = Some(number(&value("--seconds")?)?),
                 "--side" => side = value("--side")?,
+                "--queue" => queue = Some(number::<usize>(&value("--queue")?)?),
                 "--runs" => options.runs = number::<usize>(&value("--runs")?)?.clamp(1, 20),
                 other => return Err(format!("unknown option {other}")),
             }
@@ -147,6 +150,9 @@ impl Options {
         options.passed = vec!["--side".into(), side];
         options.specs =
             if options.all { standard_list() } else { vec![spec(scenario, n, rate, seconds)] };
+        for spec in &mut options.specs {
+            spec.queue = queue;
+        }
         Ok(options)
     }
 }
@@ -171,7 +177,7 @@ fn spec(scenario: Scenario, n: usize, rate: Option<f64>, seconds: Option<f64>) -
         Scenario::Idle => 2.0,
     };
     let rate = rate.unwrap_or(default_rate);
-    Spec { scenario, n, rate, seconds: seconds.unwrap_or(default_seconds) }
+    Spec { scenario, n, rate, seconds: seconds.unwrap_or(default_seconds), queue: None }
 }
 
 fn standard_list() -> Vec<Spec> {
@@ -238,6 +244,9 @@ fn run_child(spec: &Spec, options: &Options, collected: &mut Collected) -> Resul
         .args(["--n", &spec.n.to_string()])
         .args(["--rate", &spec.rate.to_string()])
         .args(["--seconds", &spec.seconds.to_string()])
+        .args(
+            spec.queue.map(|queue| ["--queue".to_owned(), queue.to_string()]).into_iter().flatten(),
+        )
         .args(&options.passed)
         .stdout(Stdio::piped())
         .spawn()

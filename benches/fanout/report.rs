@@ -171,6 +171,10 @@ impl Collected {
             };
             println!("{key:<18} {wanted:<58} {verdict}");
         }
+        println!(
+            "{:<18} {:<58} see `cargo bench --bench micro`",
+            "no subscriber", "publishing allocates nothing, serialises nothing"
+        );
     }
 
     /// The targets, each with whether the medians meet it (`None`: not measured).

@@ -39,7 +39,7 @@ pub const ROLE_VAR: &str = "WSHUB_FANOUT_SUBSCRIBERS";
 const MAX_IN_FLIGHT: usize = 128;
 
 /// How long all connections together may take to become ready.
-const CONNECT_DEADLINE: Duration = Duration::from_secs(40);
+const CONNECT_DEADLINE: Duration = Duration::from_secs(25);
 
 /// The subscriber process exits after this long whatever happens.
 const LIFETIME: Duration = Duration::from_secs(600);
@@ -48,7 +48,7 @@ const LIFETIME: Duration = Duration::from_secs(600);
 const QUIET: Duration = Duration::from_millis(500);
 
 /// The longest a round's drain may last.
-const MAX_DRAIN: Duration = Duration::from_secs(15);
+const MAX_DRAIN: Duration = Duration::from_secs(10);
 
 /// Reads per readiness event before the connection waits for the next poll round.
 const READS_PER_EVENT: usize = 64;

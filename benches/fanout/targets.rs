@@ -48,15 +48,17 @@ pub enum Target {
 }
 
 impl Target {
-    /// Starts a server of `kind` on `127.0.0.1:0`, ready for `n` subscribers.
-    pub fn start(kind: Kind, n: usize) -> io::Result<Target> {
+    /// Starts a server of `kind` on `127.0.0.1:0`, ready for `n` subscribers; `queue`
+    /// replaces the hub's default queue capacity.
+    pub fn start(kind: Kind, n: usize, queue: Option<usize>) -> io::Result<Target> {
         match kind {
             Kind::Hub => {
                 // The default cap is 10,000 connections; the largest scenario needs them
-                // all. Every other setting, the queue of 256 included, is the default.
+                // all. Every other setting is the default unless `--queue` was given.
                 let defaults = HubConfig::default();
                 let max_connections = defaults.max_connections.max(n + 16);
-                let config = HubConfig { max_connections, ..defaults };
+                let queue_capacity = queue.unwrap_or(defaults.queue_capacity);
+                let config = HubConfig { max_connections, queue_capacity, ..defaults };
                 let hub = Hub::new(config).map_err(io::Error::other)?;
                 let server = hub.listen("127.0.0.1:0").map_err(io::Error::other)?;
                 Ok(Target::Hub(hub, server.local_addr()))
