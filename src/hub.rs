@@ -19,7 +19,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::message::{Message, ProcessStatus};
 use crate::names::{self, PROCESS_PREFIX};
 use crate::registry::{Registry, Subscribers};
-use crate::session::{DisconnectReason, Ending, Enqueued, Session};
+use crate::session::{DisconnectReason, Ending, Enqueued, Outbound, Session};
 use crate::threads::ThreadGroup;
 
 type ConnectHook = Arc<dyn Fn(&ClientInfo) + Send + Sync>;
@@ -383,8 +383,8 @@ impl Inner {
         let mut delivered = 0;
         let mut skipped = 0;
         for subscriber in subscribers.iter() {
-            let gate = Some(Arc::clone(&subscriber.gate));
-            match subscriber.session.try_enqueue(frame.clone(), gate) {
+            let item = Outbound::Channel(frame.clone(), Arc::clone(&subscriber.gate));
+            match subscriber.session.try_enqueue(item) {
                 Enqueued::Yes => delivered += 1,
                 Enqueued::Full => {
                     subscriber.session.count_skip();
@@ -400,7 +400,7 @@ impl Inner {
     fn broadcast_frame(&self, sessions: &[Arc<Session>], frame: &SharedFrame) -> usize {
         let mut delivered = 0;
         for session in sessions {
-            match session.try_enqueue(frame.clone(), None) {
+            match session.try_enqueue(Outbound::Plain(frame.clone())) {
                 Enqueued::Yes => delivered += 1,
                 Enqueued::Full => {
                     let ending = Ending::Close(CloseCode::Policy, DisconnectReason::TooSlow);

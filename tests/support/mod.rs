@@ -160,3 +160,17 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Connects with a receive buffer of `bytes`, so the client's socket fills up quickly
+/// once it stops reading.
+pub fn connect_with_small_buffer(server: &Server, bytes: usize) -> Client {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+    socket.connect(&server.local_addr().into()).expect("connect");
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    let (ws, _) = tungstenite::client::client(server.url(), stream).expect("handshake");
+    Client { ws }
+}
