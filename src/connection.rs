@@ -428,6 +428,7 @@ impl Writer {
                 Err(err) if is_timeout(&err) => {
                     let since = *stalled_since.get_or_insert_with(Instant::now);
                     if let Some(ending) = self.session.ending() {
+                        // Only an untouched batch still holds whole frames.
                         self.at_frame_boundary = written == 0;
                         return Err(ending);
                     }
@@ -454,7 +455,21 @@ impl Writer {
 
     /// Ends the connection the way `ending` asks and returns why it ended.
     fn finish(&mut self, ending: Ending, reader_gone: &Receiver<()>) -> DisconnectReason {
-        self.out.clear();
+        let graceful = matches!(
+            &ending,
+            Ending::Close(_, DisconnectReason::Shutdown | DisconnectReason::ClosedByServer)
+        );
+        if graceful && self.at_frame_boundary {
+            // What was queued before a graceful close is still written, ahead of the
+            // close frame; the batch in hand holds only whole frames.
+            while let Ok(item) = self.ends.queue.try_recv() {
+                self.push(item);
+            }
+        } else {
+            self.out.clear();
+        }
+        let config = &self.hub.config;
+        let limit = if graceful { config.write_timeout } else { config.close_timeout };
         match ending {
             Ending::Abort(reason) => reason,
             Ending::Answer(code) => {
@@ -463,15 +478,12 @@ impl Writer {
                     Some(code) => frame::close(code, "", &mut self.out),
                     None => frame::close_without_code(&mut self.out),
                 }
-                self.write_final();
+                self.write_final(limit);
                 DisconnectReason::ClientClosed(code.map_or(1005, u16::from))
             }
             Ending::Close(code, reason) => {
-                if reason == DisconnectReason::Shutdown {
-                    self.flush_queue();
-                }
                 frame::close(code, &reason.to_string(), &mut self.out);
-                if self.write_final() {
+                if self.write_final(limit) {
                     // Section 7.1.1: after its close frame, the server waits for the
                     // client's before closing TCP, but only for a moment.
                     let wait = self.hub.config.close_timeout;
@@ -484,20 +496,13 @@ impl Writer {
         }
     }
 
-    /// Writes what was queued before a graceful close, within the write timeout.
-    fn flush_queue(&mut self) {
-        while let Ok(item) = self.ends.queue.try_recv() {
-            self.push(item);
-        }
-    }
-
     /// Writes the closing bytes if the stream is at a frame boundary; returns whether
     /// they went out.
-    fn write_final(&mut self) -> bool {
+    fn write_final(&mut self, limit: Duration) -> bool {
         if !self.at_frame_boundary {
             return false;
         }
-        let deadline = Instant::now() + self.hub.config.close_timeout;
+        let deadline = Instant::now() + limit;
         let mut written = 0;
         while written < self.out.len() && Instant::now() < deadline {
             match (&*self.stream).write(&self.out[written..]) {

@@ -122,7 +122,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when a setting is out of range (see [`HubConfig::validate`]).
+    /// [`Error::Config`](crate::Error::Config) when a setting is out of range (see [`HubConfig::validate`]).
     pub fn new(config: HubConfig) -> Result<Hub> {
         config.validate()?;
         let inner = Inner {
@@ -155,8 +155,8 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidChannel`] for a name outside the rules of
-    /// [`HubConfig::max_channel_len`]; [`Error::Json`] when `data` cannot be serialised.
+    /// [`Error::InvalidChannel`](crate::Error::InvalidChannel) for a name outside the rules of
+    /// [`HubConfig::max_channel_len`]; [`Error::Json`](crate::Error::Json) when `data` cannot be serialised.
     pub fn send_to_channel(&self, channel: &str, message: Message) -> Result<usize> {
         names::check_channel(channel, self.inner.config.max_channel_len)?;
         let Some(subscribers) = self.inner.subscribers(channel) else {
@@ -174,7 +174,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::Json`] when `data` cannot be serialised.
+    /// [`Error::Json`](crate::Error::Json) when `data` cannot be serialised.
     pub fn broadcast(&self, message: Message) -> Result<usize> {
         let sessions: Vec<Arc<Session>> = {
             let registry = self.inner.registry.read();
@@ -191,7 +191,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidProcessId`] for an id outside the rules of
+    /// [`Error::InvalidProcessId`](crate::Error::InvalidProcessId) for an id outside the rules of
     /// [`HubConfig::max_process_id_len`].
     pub fn send_process_output(&self, process_id: &str, line: &str) -> Result<usize> {
         self.send_to_process(process_id, || Message::process_output(process_id, line))
@@ -201,7 +201,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidProcessId`] for an id outside the rules of
+    /// [`Error::InvalidProcessId`](crate::Error::InvalidProcessId) for an id outside the rules of
     /// [`HubConfig::max_process_id_len`].
     pub fn send_process_status(
         &self,
@@ -219,7 +219,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::Json`] when `data` cannot be serialised.
+    /// [`Error::Json`](crate::Error::Json) when `data` cannot be serialised.
     pub fn send_event(&self, name: &str, data: impl Into<Value>) -> Result<usize> {
         self.broadcast(Message::event(name, data))
     }
