@@ -526,6 +526,31 @@ mod tests {
     }
 
     #[test]
+    fn one_publish_shares_one_buffer_among_subscribers() {
+        use crate::session::{Outbound, Session};
+
+        let hub = Hub::new(HubConfig::default()).unwrap();
+        let mut queues = Vec::new();
+        for id in [1, 2] {
+            let (session, ends) = Session::new(id, "127.0.0.1:9".parse().unwrap(), 4);
+            let mut registry = hub.inner.registry.write();
+            registry.add_session(session);
+            registry.subscribe(id, "shared", 8).unwrap().unwrap().open();
+            queues.push(ends);
+        }
+        assert_eq!(hub.send_to_channel("shared", Message::error("once")).unwrap(), 2);
+
+        let pointers: Vec<*const u8> = queues
+            .iter()
+            .map(|ends| match ends.queue.try_recv().unwrap() {
+                Outbound::Channel(frame, _) => frame.as_bytes().as_ptr(),
+                _ => panic!("a channel message"),
+            })
+            .collect();
+        assert_eq!(pointers[0], pointers[1], "both queues hold the same bytes");
+    }
+
+    #[test]
     fn process_channel_is_built_in_place() {
         let mut room = [0u8; 16];
         assert_eq!(process_channel_in(&mut room, "build"), Some("process:build"));
