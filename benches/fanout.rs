@@ -227,6 +227,7 @@ fn run_many(options: &Options) -> ExitCode {
     for run in 1..=options.runs {
         for spec in &options.specs {
             println!("\n-- run {run} of {} --", options.runs);
+            wait_for_quiet();
             if let Err(why) = run_child(spec, options, &mut collected) {
                 println!("{} failed: {why}", spec.key());
             }
@@ -234,6 +235,31 @@ fn run_many(options: &Options) -> ExitCode {
     }
     collected.print_summary();
     ExitCode::SUCCESS
+}
+
+/// The machine counts as quiet while other processes use less than this many cores.
+const QUIET_CORES: f64 = 0.25;
+
+/// The longest wait for a quiet machine before a scenario starts anyway.
+const QUIET_WAIT: Duration = Duration::from_secs(90);
+
+/// Waits, within [`QUIET_WAIT`], until the rest of the machine uses less than
+/// [`QUIET_CORES`], so that other work disturbs the figures as little as possible.
+fn wait_for_quiet() {
+    let started = Instant::now();
+    let mut load = 0.0;
+    while started.elapsed() < QUIET_WAIT {
+        let before = procfs::machine_busy();
+        std::thread::sleep(Duration::from_secs(2));
+        load = procfs::machine_busy().saturating_sub(before).as_secs_f64() / 2.0;
+        if load < QUIET_CORES {
+            break;
+        }
+    }
+    println!(
+        "machine load before the scenario: {load:.2} cores (waited {:.0} s for it to settle)",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// Runs one scenario in a fresh process, echoing its output and collecting its results.

@@ -116,3 +116,14 @@ pub fn open_files_limit() -> u64 {
         .and_then(|values| values.split_whitespace().next()?.parse().ok())
         .unwrap_or(u64::MAX)
 }
+
+/// Returns the CPU time the whole machine spent busy so far (every core, every process),
+/// from the first line of `/proc/stat`.
+pub fn machine_busy() -> Duration {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().next().unwrap_or_default();
+    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
+    // user, nice, system, idle, iowait, irq, softirq, steal: all but idle and iowait.
+    let busy: u64 = [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| ticks.get(i)).sum();
+    Duration::from_millis(busy * 1000 / TICKS_PER_SECOND)
+}

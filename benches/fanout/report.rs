@@ -26,6 +26,7 @@ const ROWS: &[(&str, &str, bool)] = &[
     ("comp_p99", "fan-out completion p99 ms", true),
     ("cpu_us_per_delivery", "server CPU us/delivery", true),
     ("client_cpu_pct", "subscriber CPU % of a core", false),
+    ("other_load_cores", "other processes' load, cores", false),
     ("threads", "server process threads", true),
     ("rss_mib", "server process RSS MiB", true),
     ("capacity_msgs", "capacity msg/s", true),

@@ -198,6 +198,7 @@ impl Bench {
         self.next_round += 1;
         self.remote().begin(id)?;
         let cpu_before = procfs::cpu_time();
+        let (machine_before, clock) = (procfs::machine_busy(), Instant::now());
         let skipped_before = self.target().skipped();
 
         let mut publisher = self.target().publisher();
@@ -209,7 +210,12 @@ impl Bench {
         let report = self.remote().finish(id, published.count)?;
 
         let cpu = procfs::cpu_time().saturating_sub(cpu_before);
+        let machine = procfs::machine_busy().saturating_sub(machine_before).as_secs_f64();
         let mut figures = figures_of(&report, &published);
+        // What the rest of the machine used meanwhile: a sign of noise in the figures.
+        let ours = cpu.as_secs_f64() + report.get("cpu_ms") / 1000.0;
+        let others = (machine - ours).max(0.0) / clock.elapsed().as_secs_f64();
+        figures.insert("other_load_cores", others);
         let received = report.get("received");
         figures.insert("cpu_us_per_delivery", cpu.as_secs_f64() * 1e6 / received.max(1.0));
         figures.insert("server_skipped", (self.target().skipped() - skipped_before) as f64);
