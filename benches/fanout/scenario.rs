@@ -103,7 +103,7 @@ pub fn run_side(spec: &Spec, kind: Kind) -> Result<Figures, String> {
     let mut figures = figures?;
     figures.insert("connected", bench.connected as f64);
     figures.insert("connect_s", bench.connect_time.as_secs_f64());
-    bench.close();
+    drop(bench);
     Ok(figures)
 }
 
@@ -145,31 +145,31 @@ impl Bench {
         }
         let raised = if kind == Kind::Hub { raise_limits(n)? } else { Vec::new() };
         let target = Target::start(kind, n, queue).map_err(|err| format!("cannot start: {err}"))?;
-        let rss_before_connect = procfs::rss_kib();
+        let mut bench = Bench {
+            n,
+            rss_before_connect: procfs::rss_kib(),
+            target: Some(target),
+            remote: None,
+            next_round: 1,
+            connected: 0,
+            connect_time: Duration::ZERO,
+            raised,
+        };
 
         let started = Instant::now();
-        let mut remote = Remote::spawn(kind, target.addr(), n)?;
+        let remote = bench.remote.insert(Remote::spawn(kind, bench.target().addr(), n)?);
         let ready = remote.expect("ready", READY_TIMEOUT)?;
-        let connected = ready.get("connected") as usize;
-        // A `subscribed` is queued just before the channel's table changes: wait for it.
+        bench.connected = ready.get("connected") as usize;
+        // Publishing starts once the server's own count agrees with the subscribers'.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while target.subscribers() < connected && Instant::now() < deadline {
+        while bench.target().subscribers() < bench.connected && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        let connect_time = started.elapsed();
-        if connected < n {
-            println!("  {}: only {connected} of {n} subscribers connected", kind.name());
+        bench.connect_time = started.elapsed();
+        if bench.connected < n {
+            println!("  {}: only {} of {n} subscribers connected", kind.name(), bench.connected);
         }
-        Ok(Bench {
-            n,
-            target: Some(target),
-            remote: Some(remote),
-            next_round: 1,
-            connected,
-            connect_time,
-            rss_before_connect,
-            raised,
-        })
+        Ok(bench)
     }
 
     fn target(&self) -> &Target {
@@ -178,18 +178,6 @@ impl Bench {
 
     fn remote(&mut self) -> &mut Remote {
         self.remote.as_mut().expect("open until closed")
-    }
-
-    /// Closes the subscribers first, so that the server sees its clients leave, then
-    /// stops the server and puts back the limits raised for it.
-    fn close(mut self) {
-        if let Some(remote) = self.remote.take() {
-            remote.quit();
-        }
-        if let Some(target) = self.target.take() {
-            target.shutdown();
-        }
-        self.raised.clear();
     }
 
     /// Publishes one round and returns what the subscribers and this process saw.
@@ -290,6 +278,20 @@ impl Bench {
         figures.insert("threads", procfs::threads() as f64);
         figures.insert("maps", procfs::maps() as f64);
         figures
+    }
+}
+
+impl Drop for Bench {
+    /// Closes the subscribers first, so that the server sees its clients leave, then
+    /// stops the server and puts back the limits raised for it; also on an error path.
+    fn drop(&mut self) {
+        if let Some(remote) = self.remote.take() {
+            remote.quit();
+        }
+        if let Some(target) = self.target.take() {
+            target.shutdown();
+        }
+        self.raised.clear();
     }
 }
 
