@@ -127,3 +127,14 @@ pub fn machine_busy() -> Duration {
     let busy: u64 = [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| ticks.get(i)).sum();
     Duration::from_millis(busy * 1000 / TICKS_PER_SECOND)
 }
+
+/// Returns how often the calling thread was preempted so far (its involuntary context
+/// switches).
+pub fn thread_preemptions() -> u64 {
+    let status = fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}

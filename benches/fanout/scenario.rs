@@ -122,6 +122,28 @@ struct Published {
     planned: u64,
     start_ns: u64,
     elapsed: Duration,
+    /// Time spent inside the publishing calls, in all and at most once.
+    in_calls: Duration,
+    longest_call: Duration,
+    /// How often the publishing thread was preempted during the round.
+    preemptions: u64,
+}
+
+/// Times every publishing call: how long the embedding program's thread is held.
+struct Timed<'a> {
+    publisher: &'a mut Publisher,
+    total: Duration,
+    longest: Duration,
+}
+
+impl Timed<'_> {
+    fn publish(&mut self, stamp: &Stamp) {
+        let start = Instant::now();
+        self.publisher.publish(stamp);
+        let took = start.elapsed();
+        self.total += took;
+        self.longest = self.longest.max(took);
+    }
 }
 
 /// One server with its subscribers connected.
@@ -314,6 +336,8 @@ fn raise_limits(n: usize) -> Result<Vec<Raised>, String> {
 
 /// Publishes one round from the calling thread.
 fn publish(publisher: &mut Publisher, round: u32, pace: Pace, length: Duration) -> Published {
+    let mut publisher = Timed { publisher, total: Duration::ZERO, longest: Duration::ZERO };
+    let preemptions_before = procfs::thread_preemptions();
     let start = Instant::now();
     let start_ns = wire::unix_nanos();
     let mut count = 0;
@@ -346,7 +370,15 @@ fn publish(publisher: &mut Publisher, round: u32, pace: Pace, length: Duration) 
             count
         }
     };
-    Published { count, planned, start_ns, elapsed: start.elapsed() }
+    Published {
+        count,
+        planned,
+        start_ns,
+        elapsed: start.elapsed(),
+        in_calls: publisher.total,
+        longest_call: publisher.longest,
+        preemptions: procfs::thread_preemptions() - preemptions_before,
+    }
 }
 
 /// Turns the subscriber process's report and the publisher's counts into figures.
@@ -358,6 +390,10 @@ fn figures_of(report: &Answer, published: &Published) -> Figures {
     let delivered_per_s = if window_ns > 0.0 { received / (window_ns / 1e9) } else { 0.0 };
     let publish_s = published.elapsed.as_secs_f64();
     figures.insert("published", published.count as f64);
+    let count = published.count.max(1) as f64;
+    figures.insert("call_us", published.in_calls.as_secs_f64() * 1e6 / count);
+    figures.insert("call_max_us", published.longest_call.as_secs_f64() * 1e6);
+    figures.insert("preempted_per_msg", published.preemptions as f64 / count);
     figures.insert("publish_rate", published.count as f64 / publish_s.max(1e-9));
     figures.insert("behind", (published.count < published.planned) as u8 as f64);
     figures.insert("delivered_per_s", delivered_per_s);
