@@ -13,6 +13,9 @@ use serde_json::Value;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::config::HubConfig;
+// `Error` is named in doc links only.
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 use crate::frame::SharedFrame;
 use crate::http::{HttpRequest, HttpResponse};
