@@ -19,6 +19,9 @@ use crate::upgrade::{self, Verdict};
 /// say) before it tries again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
+/// How many reads of 4 KiB a refusal on the accept thread makes at most.
+const REFUSE_DRAIN_READS: usize = 16;
+
 /// A listener the hub serves; it knows its address and can be stopped.
 ///
 /// Dropping a `Server` does not stop it: call [`Server::stop`], or [`Hub::shutdown`] to
@@ -161,9 +164,14 @@ fn unavailable(why: &str) -> HttpResponse {
 /// a fresh socket's send buffer.
 fn refuse_now(mut stream: &TcpStream, response: &HttpResponse) {
     let _ = stream.set_nonblocking(true);
-    // Take what the client already sent, so closing does not reset the connection.
+    // Take what the client already sent, so closing does not reset the connection; a
+    // bounded amount, so that a client that keeps sending cannot hold the accept thread.
     let mut sink = [0u8; 4096];
-    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    for _ in 0..REFUSE_DRAIN_READS {
+        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+            break;
+        }
+    }
     let _ = stream.write_all(&response.to_bytes(false));
     let _ = stream.shutdown(std::net::Shutdown::Write);
 }
