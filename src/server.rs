@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::auth::Identity;
 use crate::connection::{self, STACK_SIZE, WRITE_SLICE};
 use crate::error::{Error, Result};
 use crate::http::{self, HeadError, HeadLimits, HttpRequest, HttpResponse};
@@ -149,8 +150,8 @@ fn admit(hub: &Arc<Inner>, stream: TcpStream) -> Result<()> {
     let conn_hub = Arc::clone(hub);
     let spawned = hub.threads.spawn("wshub-conn".into(), STACK_SIZE, move || {
         let _slot = slot;
-        if let Some(leftover) = handshake(&conn_hub, &stream) {
-            connection::run(conn_hub, stream, leftover);
+        if let Some((leftover, identity)) = handshake(&conn_hub, &stream) {
+            connection::run(conn_hub, stream, leftover, identity);
         }
     });
     Ok(spawned?)
@@ -177,8 +178,9 @@ fn refuse_now(mut stream: &TcpStream, response: &HttpResponse) {
 }
 
 /// Reads the request head and answers it; returns the bytes that followed an accepted
-/// upgrade, or `None` when the connection was answered and closed.
-fn handshake(hub: &Inner, stream: &TcpStream) -> Option<Vec<u8>> {
+/// upgrade and the client's identity, or `None` when the connection was answered and
+/// closed.
+fn handshake(hub: &Inner, stream: &TcpStream) -> Option<(Vec<u8>, Option<Identity>)> {
     let config = &hub.config;
     let limits = HeadLimits {
         max_bytes: config.max_request_bytes,
@@ -208,7 +210,13 @@ fn handshake(hub: &Inner, stream: &TcpStream) -> Option<Vec<u8>> {
             if hub.is_shut_down() {
                 unavailable("the server is shutting down")
             } else {
-                return switch(hub, stream, &accept).then_some(leftover);
+                let peer = stream.peer_addr().ok()?;
+                match hub.upgrade_policy.admit(&request, peer) {
+                    Ok(identity) => {
+                        return switch(hub, stream, &accept).then_some((leftover, identity));
+                    }
+                    Err(response) => response,
+                }
             }
         }
         Verdict::Plain => plain(hub, &request),
