@@ -27,7 +27,7 @@ use crate::hub::Inner;
 use crate::message::{Message, MessageType};
 use crate::names;
 use crate::registry::{Refusal, SubscribeCheck};
-use crate::session::{DisconnectReason, Ending, Outbound, Session, WriterEnds};
+use crate::session::{DisconnectReason, Ending, Enqueued, Outbound, Session, WriterEnds};
 
 /// Stack size of the reader and writer threads; their deepest use is JSON parsing,
 /// which `serde_json` bounds at 128 levels of nesting.
@@ -237,13 +237,7 @@ impl Reader {
                 if let Err(why) = self.hub.authorise(&self.session, channel) {
                     return self.reply_error(format!("cannot subscribe to {channel}: {why}"));
                 }
-                // Confirm before joining the channel, so that `subscribed` is queued ahead
-                // of the channel's first message. Only this thread changes this client's
-                // subscriptions, so the check above still holds.
-                self.reply(confirmation(true, channel))?;
-                let joined =
-                    self.hub.registry.write().subscribe(id, channel, config.max_subscriptions);
-                match joined {
+                match self.join(channel) {
                     Ok(()) => {
                         log::debug!("client {id} subscribed to {channel}");
                         Ok(())
@@ -255,6 +249,34 @@ impl Reader {
                 "cannot subscribe to {channel}: the limit of {limit} subscriptions is reached"
             )),
             Err(Refusal::Gone) => Err(Ending::Abort(DisconnectReason::ConnectionLost)),
+        }
+    }
+
+    /// Queues `subscribed` and joins the channel. Both happen under the registry's write
+    /// lock, which a publisher needs for its snapshot of subscribers: `subscribed` comes
+    /// ahead of the channel's first message, and once the client sees it every later
+    /// publish reaches it. Only when the queue is full is the confirmation waited for
+    /// first, outside the lock. Only this thread changes this client's subscriptions, so
+    /// the caller's check still holds.
+    fn join(&self, channel: &str) -> Result<(), Refusal> {
+        let (id, limit) = (self.session.id, self.hub.config.max_subscriptions);
+        let frame = SharedFrame::text(&confirmation(true, channel)).expect("only strings");
+        let joined = {
+            let mut registry = self.hub.registry.write();
+            match self.session.try_enqueue(frame, None) {
+                Enqueued::Yes => Some(registry.subscribe(id, channel, limit)),
+                Enqueued::Full | Enqueued::Gone => None,
+            }
+        };
+        match joined {
+            Some(joined) => {
+                self.hub.count(1, 0);
+                joined
+            }
+            None => {
+                self.reply(confirmation(true, channel)).map_err(|_| Refusal::Gone)?;
+                self.hub.registry.write().subscribe(id, channel, limit)
+            }
         }
     }
 
