@@ -3,6 +3,10 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part of the helpers")]
 
+pub mod access;
+pub mod canary;
+pub mod raw;
+
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
