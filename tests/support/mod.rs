@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod canary;
+pub mod interop;
 pub mod raw;
 
 use std::net::TcpStream;
