@@ -121,8 +121,10 @@ impl fmt::Display for Rejection {
 /// # Ok::<(), wshub::Error>(())
 /// ```
 ///
-/// It runs on the connection's thread inside the handshake deadline; a slow check
-/// delays only its own client. A panic in it refuses the request.
+/// It runs on the connection's thread once the request head is in, so a slow check
+/// delays only its own client; the handshake deadline does not cut it short, so a check
+/// that asks another service must bound its own wait. A panic in it refuses the
+/// request.
 pub trait Authenticator: Send + Sync {
     /// Returns who the request belongs to.
     ///
