@@ -61,9 +61,17 @@ fn a_binary_frame_closes_with_1003() {
 }
 
 #[test]
-fn reserved_bits_and_unknown_opcodes_close_with_1002() {
-    assert_eq!(close_code_for(&raw::frame(0xc1, b"{}", true)), Some(1002));
-    assert_eq!(close_code_for(&raw::frame(0x83, b"{}", true)), Some(1002));
+fn other_protocol_violations_close_with_1002() {
+    let cases = [
+        ("a reserved bit", raw::frame(0xc1, b"{}", true)),
+        ("an unknown opcode", raw::frame(0x83, b"{}", true)),
+        ("a ping over 125 bytes", raw::frame(0x89, &[b'p'; 126], true)),
+        ("a fragmented ping", raw::frame(0x09, b"p", true)),
+        ("a continuation with nothing to continue", raw::frame(0x80, b"{}", true)),
+    ];
+    for (name, bytes) in cases {
+        assert_eq!(close_code_for(&bytes), Some(1002), "{name}");
+    }
 }
 
 #[test]
