@@ -26,8 +26,8 @@ use crate::http::is_timeout;
 use crate::hub::Inner;
 use crate::message::{Message, MessageType};
 use crate::names;
-use crate::registry::{Refusal, SubscribeCheck};
-use crate::session::{DisconnectReason, Ending, Enqueued, Outbound, Session, WriterEnds};
+use crate::registry::Refusal;
+use crate::session::{DisconnectReason, Ending, Outbound, Session, WriterEnds};
 
 /// Stack size of the reader and writer threads; their deepest use is JSON parsing,
 /// which `serde_json` bounds at 128 levels of nesting.
@@ -230,53 +230,21 @@ impl Reader {
             return self.reply_error(format!("cannot subscribe: {err}"));
         }
         let id = self.session.id;
-        let check = self.hub.registry.read().check_subscribe(id, channel, config.max_subscriptions);
-        match check {
-            Ok(SubscribeCheck::AlreadySubscribed) => self.reply(confirmation(true, channel)),
-            Ok(SubscribeCheck::New) => {
-                if let Err(why) = self.hub.authorise(&self.session, channel) {
-                    return self.reply_error(format!("cannot subscribe to {channel}: {why}"));
-                }
-                match self.join(channel) {
-                    Ok(()) => {
-                        log::debug!("client {id} subscribed to {channel}");
-                        Ok(())
-                    }
-                    Err(_) => Err(Ending::Abort(DisconnectReason::ConnectionLost)),
-                }
+        if let Err(why) = self.hub.authorise(&self.session, channel) {
+            return self.reply_error(format!("cannot subscribe to {channel}: {why}"));
+        }
+        let joined = self.hub.registry.write().subscribe(id, channel, config.max_subscriptions);
+        match joined {
+            Ok(Some(gate)) => {
+                log::debug!("client {id} subscribed to {channel}");
+                let frame = encode(&confirmation(true, channel));
+                self.send_reply(Outbound::Opening(frame, gate))
             }
+            Ok(None) => self.reply(confirmation(true, channel)),
             Err(Refusal::Limit(limit)) => self.reply_error(format!(
                 "cannot subscribe to {channel}: the limit of {limit} subscriptions is reached"
             )),
             Err(Refusal::Gone) => Err(Ending::Abort(DisconnectReason::ConnectionLost)),
-        }
-    }
-
-    /// Queues `subscribed` and joins the channel. Both happen under the registry's write
-    /// lock, which a publisher needs for its snapshot of subscribers: `subscribed` comes
-    /// ahead of the channel's first message, and once the client sees it every later
-    /// publish reaches it. Only when the queue is full is the confirmation waited for
-    /// first, outside the lock. Only this thread changes this client's subscriptions, so
-    /// the caller's check still holds.
-    fn join(&self, channel: &str) -> Result<(), Refusal> {
-        let (id, limit) = (self.session.id, self.hub.config.max_subscriptions);
-        let frame = SharedFrame::text(&confirmation(true, channel)).expect("only strings");
-        let joined = {
-            let mut registry = self.hub.registry.write();
-            match self.session.try_enqueue(frame, None) {
-                Enqueued::Yes => Some(registry.subscribe(id, channel, limit)),
-                Enqueued::Full | Enqueued::Gone => None,
-            }
-        };
-        match joined {
-            Some(joined) => {
-                self.hub.count(1, 0);
-                joined
-            }
-            None => {
-                self.reply(confirmation(true, channel)).map_err(|_| Refusal::Gone)?;
-                self.hub.registry.write().subscribe(id, channel, limit)
-            }
         }
     }
 
@@ -294,14 +262,22 @@ impl Reader {
     }
 
     fn reply(&self, message: Message) -> Result<(), Ending> {
-        let frame = SharedFrame::text(&message).expect("replies hold only strings");
-        if self.session.enqueue_reply(frame) {
+        self.send_reply(Outbound::Plain(encode(&message)))
+    }
+
+    fn send_reply(&self, item: Outbound) -> Result<(), Ending> {
+        if self.session.enqueue_reply(item) {
             self.hub.count(1, 0);
             Ok(())
         } else {
             Err(Ending::Abort(DisconnectReason::ConnectionLost))
         }
     }
+}
+
+/// Encodes a reply; replies hold only strings, which always serialise.
+fn encode(message: &Message) -> SharedFrame {
+    SharedFrame::text(message).expect("a reply serialises")
 }
 
 fn channel_of(request: &Request<'_>) -> Option<String> {
@@ -412,11 +388,18 @@ impl Writer {
         }
     }
 
-    /// Adds a queued frame to the batch, unless its subscription ended meanwhile.
+    /// Adds a queued frame to the batch, unless its subscription is not open.
     fn push(&mut self, item: Outbound) {
-        if item.gate.as_ref().is_none_or(|gate| gate.is_open()) {
-            self.out.extend_from_slice(item.frame.as_bytes());
-        }
+        let frame = match item {
+            Outbound::Plain(frame) => frame,
+            Outbound::Channel(frame, gate) if gate.is_open() => frame,
+            Outbound::Channel(..) => return,
+            Outbound::Opening(frame, gate) => {
+                gate.open();
+                frame
+            }
+        };
+        self.out.extend_from_slice(frame.as_bytes());
     }
 
     /// Takes whatever else is ready, up to one batch.
@@ -454,6 +437,7 @@ impl Writer {
                 Err(err) if is_timeout(&err) => {
                     let since = *stalled_since.get_or_insert_with(Instant::now);
                     if let Some(ending) = self.session.ending() {
+                        // Only an untouched batch still holds whole frames.
                         self.at_frame_boundary = written == 0;
                         return Err(ending);
                     }
@@ -480,7 +464,21 @@ impl Writer {
 
     /// Ends the connection the way `ending` asks and returns why it ended.
     fn finish(&mut self, ending: Ending, reader_gone: &Receiver<()>) -> DisconnectReason {
-        self.out.clear();
+        let graceful = matches!(
+            &ending,
+            Ending::Close(_, DisconnectReason::Shutdown | DisconnectReason::ClosedByServer)
+        );
+        if graceful && self.at_frame_boundary {
+            // What was queued before a graceful close is still written, ahead of the
+            // close frame; the batch in hand holds only whole frames.
+            while let Ok(item) = self.ends.queue.try_recv() {
+                self.push(item);
+            }
+        } else {
+            self.out.clear();
+        }
+        let config = &self.hub.config;
+        let limit = if graceful { config.write_timeout } else { config.close_timeout };
         match ending {
             Ending::Abort(reason) => reason,
             Ending::Answer(code) => {
@@ -489,15 +487,12 @@ impl Writer {
                     Some(code) => frame::close(code, "", &mut self.out),
                     None => frame::close_without_code(&mut self.out),
                 }
-                self.write_final();
+                self.write_final(limit);
                 DisconnectReason::ClientClosed(code.map_or(1005, u16::from))
             }
             Ending::Close(code, reason) => {
-                if reason == DisconnectReason::Shutdown {
-                    self.flush_queue();
-                }
                 frame::close(code, &reason.to_string(), &mut self.out);
-                if self.write_final() {
+                if self.write_final(limit) {
                     // Section 7.1.1: after its close frame, the server waits for the
                     // client's before closing TCP, but only for a moment.
                     let wait = self.hub.config.close_timeout;
@@ -510,20 +505,13 @@ impl Writer {
         }
     }
 
-    /// Writes what was queued before a graceful close, within the write timeout.
-    fn flush_queue(&mut self) {
-        while let Ok(item) = self.ends.queue.try_recv() {
-            self.push(item);
-        }
-    }
-
     /// Writes the closing bytes if the stream is at a frame boundary; returns whether
     /// they went out.
-    fn write_final(&mut self) -> bool {
+    fn write_final(&mut self, limit: Duration) -> bool {
         if !self.at_frame_boundary {
             return false;
         }
-        let deadline = Instant::now() + self.hub.config.close_timeout;
+        let deadline = Instant::now() + limit;
         let mut written = 0;
         while written < self.out.len() && Instant::now() < deadline {
             match (&*self.stream).write(&self.out[written..]) {

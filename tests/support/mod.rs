@@ -91,10 +91,16 @@ impl Client {
         assert_eq!(seen["channel"], channel, "{seen}");
     }
 
-    /// Returns the next thing that arrives within `timeout`.
+    /// Returns the next thing that arrives within `timeout`; pings and pongs do not
+    /// count (tungstenite answers pings while it reads).
     pub fn next(&mut self, timeout: Duration) -> Seen {
-        self.ws.get_mut().set_read_timeout(Some(timeout)).unwrap();
+        let deadline = Instant::now() + timeout;
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Seen::Nothing;
+            }
+            self.ws.get_mut().set_read_timeout(Some(left)).unwrap();
             match self.ws.read() {
                 Ok(WsMessage::Text(text)) => {
                     return Seen::Json(serde_json::from_str(text.as_str()).expect("JSON"));
@@ -164,4 +170,46 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Connects with a receive buffer of `bytes`, so the client's socket fills up quickly
+/// once it stops reading.
+pub fn connect_with_small_buffer(server: &Server, bytes: usize) -> Client {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+    socket.connect(&server.local_addr().into()).expect("connect");
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    let (ws, _) = tungstenite::client::client(server.url(), stream).expect("handshake");
+    Client { ws }
+}
+
+/// Opens a WebSocket connection by hand, with no library on the client side, so that a
+/// test controls every byte; returns the socket right after the `101` response.
+pub fn raw_upgrade(server: &Server) -> TcpStream {
+    raw::upgraded(server)
+}
+
+/// Reads server frames from a raw socket until a close frame and returns its code,
+/// skipping pings and data; `None` if the connection ends first.
+pub fn raw_read_close_code(stream: &mut TcpStream) -> Option<u16> {
+    raw::read_close_code(stream)
+}
+
+/// Returns the path of a built example, building it first if needed.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    let path = profile_dir.join("examples").join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building example {name} failed");
+    }
+    path
 }
