@@ -21,6 +21,9 @@ pub const CHANNEL: &str = "canary";
 /// The pause between two numbers of the stream.
 const INTERVAL: Duration = Duration::from_millis(5);
 
+/// How many numbers the canary must have received before a test may start.
+const FLOWING: u64 = 3;
+
 /// How much the resident memory may grow over a test before it counts as not flat.
 const MEMORY_SLACK_KIB: u64 = 32 * 1024;
 
@@ -67,12 +70,14 @@ impl Canary {
             let (hub, stop) = (hub.clone(), Arc::clone(&stop));
             thread::spawn(move || publish(&hub, &stop))
         };
+        let seen = Arc::new(AtomicU64::new(0));
         let listener = {
-            let last = Arc::clone(&last);
-            thread::spawn(move || listen(client, &last))
+            let (last, seen) = (Arc::clone(&last), Arc::clone(&seen));
+            thread::spawn(move || listen(client, &last, &seen))
         };
-        // Let the stream be flowing before the test starts its abuse.
-        thread::sleep(INTERVAL * 10);
+        // The stream must be flowing before the test starts its abuse.
+        let flowing = wait_until(PATIENCE, || seen.load(Ordering::SeqCst) >= FLOWING);
+        assert!(flowing, "the canary stream did not start");
         Canary { stop, last, publisher, listener }
     }
 
@@ -83,7 +88,6 @@ impl Canary {
         self.last.store(sent, Ordering::SeqCst);
         let seen = self.listener.join().expect("listener thread").expect("canary stream");
         assert_eq!(seen, sent, "the canary missed messages");
-        assert!(sent > 0, "the canary stream never started");
     }
 }
 
@@ -101,9 +105,9 @@ fn publish(hub: &Hub, stop: &AtomicBool) -> Result<u64, String> {
     Ok(n)
 }
 
-/// Receives the stream until the last number; fails on a gap, a reordering or a pause
-/// longer than the test's patience.
-fn listen(mut client: Client, last: &AtomicU64) -> Result<u64, String> {
+/// Receives the stream until the last number, showing in `shown` how far it got; fails
+/// on a gap, a reordering or a pause longer than the test's patience.
+fn listen(mut client: Client, last: &AtomicU64, shown: &AtomicU64) -> Result<u64, String> {
     let mut seen = 0;
     let mut progress = Instant::now();
     while seen < last.load(Ordering::SeqCst) {
@@ -123,6 +127,7 @@ fn listen(mut client: Client, last: &AtomicU64) -> Result<u64, String> {
             return Err(format!("the canary got {n} after {seen}"));
         }
         seen = n;
+        shown.store(seen, Ordering::SeqCst);
         progress = Instant::now();
     }
     Ok(seen)
