@@ -314,6 +314,11 @@ fn ending_for(err: tungstenite::Error) -> Ending {
     }
 }
 
+/// Whether `ending` is the hub's shutdown, which still delivers what was queued before it.
+fn is_shutdown(ending: &Ending) -> bool {
+    matches!(ending, Ending::Close(_, DisconnectReason::Shutdown))
+}
+
 /// What woke the writer.
 enum Event {
     Frame(Outbound),
@@ -423,7 +428,13 @@ impl Writer {
                 Err(err) if is_timeout(&err) => {
                     let since = *stalled_since.get_or_insert_with(Instant::now);
                     if let Some(ending) = self.session.ending() {
-                        self.at_frame_boundary = written == 0;
+                        if is_shutdown(&ending) {
+                            // The rest of the batch was published before the shutdown:
+                            // `finish` writes it ahead of the close frame.
+                            self.out.drain(..written);
+                        } else {
+                            self.at_frame_boundary = written == 0;
+                        }
                         return Err(ending);
                     }
                     if since.elapsed() >= self.hub.config.write_timeout {
@@ -449,7 +460,11 @@ impl Writer {
 
     /// Ends the connection the way `ending` asks and returns why it ended.
     fn finish(&mut self, ending: Ending, reader_gone: &Receiver<()>) -> DisconnectReason {
-        self.out.clear();
+        // A shutdown keeps the unwritten rest of the batch, so that the queue drained
+        // after it follows without a gap; any other ending drops it.
+        if !is_shutdown(&ending) {
+            self.out.clear();
+        }
         match ending {
             Ending::Abort(reason) => reason,
             Ending::Answer(code) => {
@@ -458,15 +473,17 @@ impl Writer {
                     Some(code) => frame::close(code, "", &mut self.out),
                     None => frame::close_without_code(&mut self.out),
                 }
-                self.write_final();
+                self.write_final(self.hub.config.close_timeout);
                 DisconnectReason::ClientClosed(code.map_or(1005, u16::from))
             }
             Ending::Close(code, reason) => {
+                let mut limit = self.hub.config.close_timeout;
                 if reason == DisconnectReason::Shutdown {
                     self.flush_queue();
+                    limit = self.hub.config.write_timeout;
                 }
                 frame::close(code, &reason.to_string(), &mut self.out);
-                if self.write_final() {
+                if self.write_final(limit) {
                     // Section 7.1.1: after its close frame, the server waits for the
                     // client's before closing TCP, but only for a moment.
                     let wait = self.hub.config.close_timeout;
@@ -486,13 +503,13 @@ impl Writer {
         }
     }
 
-    /// Writes the closing bytes if the stream is at a frame boundary; returns whether
-    /// they went out.
-    fn write_final(&mut self) -> bool {
+    /// Writes the closing bytes within `limit` if the stream is at a frame boundary;
+    /// returns whether they went out.
+    fn write_final(&mut self, limit: Duration) -> bool {
         if !self.at_frame_boundary {
             return false;
         }
-        let deadline = Instant::now() + self.hub.config.close_timeout;
+        let deadline = Instant::now() + limit;
         let mut written = 0;
         while written < self.out.len() && Instant::now() < deadline {
             match (&*self.stream).write(&self.out[written..]) {

@@ -337,6 +337,9 @@ impl Hub {
     /// Stops every listener, closes every client with 1001 (going away) and joins every
     /// thread the hub started. Calling it again does nothing.
     ///
+    /// Each client first gets every message queued for it before the call, in order,
+    /// within the write timeout; only then comes the close frame.
+    ///
     /// Returns once all threads have ended, or after the close timeout plus the write
     /// timeout if a thread is stuck, which is logged.
     pub fn shutdown(&self) {
