@@ -235,7 +235,11 @@ impl Hub {
 
     /// Builds and sends a process message only when `process:{id}` has subscribers, so a
     /// call with nobody watching allocates nothing.
-    fn send_to_process(&self, id: &str, build: impl FnOnce() -> Message) -> Result<usize> {
+    pub(crate) fn send_to_process(
+        &self,
+        id: &str,
+        build: impl FnOnce() -> Message,
+    ) -> Result<usize> {
         names::check_process_id(id, self.inner.config.max_process_id_len)?;
         let mut room = [0u8; 256];
         let subscribers = match process_channel_in(&mut room, id) {
