@@ -25,7 +25,7 @@ use crate::http::is_timeout;
 use crate::hub::Inner;
 use crate::message::{Message, MessageType};
 use crate::names;
-use crate::registry::{Refusal, SubscribeCheck};
+use crate::registry::Refusal;
 use crate::session::{DisconnectReason, Ending, Outbound, Session, WriterEnds};
 
 /// Stack size of the reader and writer threads; their deepest use is JSON parsing,
@@ -224,24 +224,14 @@ impl Reader {
             return self.reply_error(format!("cannot subscribe: {err}"));
         }
         let id = self.session.id;
-        let check = self.hub.registry.read().check_subscribe(id, channel, config.max_subscriptions);
-        match check {
-            Ok(SubscribeCheck::AlreadySubscribed) => self.reply(confirmation(true, channel)),
-            Ok(SubscribeCheck::New) => {
-                // Confirm before joining the channel, so that `subscribed` is queued ahead
-                // of the channel's first message. Only this thread changes this client's
-                // subscriptions, so the check above still holds.
-                self.reply(confirmation(true, channel))?;
-                let joined =
-                    self.hub.registry.write().subscribe(id, channel, config.max_subscriptions);
-                match joined {
-                    Ok(()) => {
-                        log::debug!("client {id} subscribed to {channel}");
-                        Ok(())
-                    }
-                    Err(_) => Err(Ending::Abort(DisconnectReason::ConnectionLost)),
-                }
+        let joined = self.hub.registry.write().subscribe(id, channel, config.max_subscriptions);
+        match joined {
+            Ok(Some(gate)) => {
+                log::debug!("client {id} subscribed to {channel}");
+                let frame = encode(&confirmation(true, channel));
+                self.send_reply(Outbound::Opening(frame, gate))
             }
+            Ok(None) => self.reply(confirmation(true, channel)),
             Err(Refusal::Limit(limit)) => self.reply_error(format!(
                 "cannot subscribe to {channel}: the limit of {limit} subscriptions is reached"
             )),
@@ -263,14 +253,22 @@ impl Reader {
     }
 
     fn reply(&self, message: Message) -> Result<(), Ending> {
-        let frame = SharedFrame::text(&message).expect("replies hold only strings");
-        if self.session.enqueue_reply(frame) {
+        self.send_reply(Outbound::Plain(encode(&message)))
+    }
+
+    fn send_reply(&self, item: Outbound) -> Result<(), Ending> {
+        if self.session.enqueue_reply(item) {
             self.hub.count(1, 0);
             Ok(())
         } else {
             Err(Ending::Abort(DisconnectReason::ConnectionLost))
         }
     }
+}
+
+/// Encodes a reply; replies hold only strings, which always serialise.
+fn encode(message: &Message) -> SharedFrame {
+    SharedFrame::text(message).expect("a reply serialises")
 }
 
 fn channel_of(request: &Request<'_>) -> Option<String> {
@@ -312,11 +310,6 @@ fn ending_for(err: tungstenite::Error) -> Ending {
         }
         _ => Ending::Abort(DisconnectReason::ConnectionLost),
     }
-}
-
-/// Whether `ending` is the hub's shutdown, which still delivers what was queued before it.
-fn is_shutdown(ending: &Ending) -> bool {
-    matches!(ending, Ending::Close(_, DisconnectReason::Shutdown))
 }
 
 /// What woke the writer.
@@ -386,11 +379,18 @@ impl Writer {
         }
     }
 
-    /// Adds a queued frame to the batch, unless its subscription ended meanwhile.
+    /// Adds a queued frame to the batch, unless its subscription is not open.
     fn push(&mut self, item: Outbound) {
-        if item.gate.as_ref().is_none_or(|gate| gate.is_open()) {
-            self.out.extend_from_slice(item.frame.as_bytes());
-        }
+        let frame = match item {
+            Outbound::Plain(frame) => frame,
+            Outbound::Channel(frame, gate) if gate.is_open() => frame,
+            Outbound::Channel(..) => return,
+            Outbound::Opening(frame, gate) => {
+                gate.open();
+                frame
+            }
+        };
+        self.out.extend_from_slice(frame.as_bytes());
     }
 
     /// Takes whatever else is ready, up to one batch.
@@ -428,13 +428,8 @@ impl Writer {
                 Err(err) if is_timeout(&err) => {
                     let since = *stalled_since.get_or_insert_with(Instant::now);
                     if let Some(ending) = self.session.ending() {
-                        if is_shutdown(&ending) {
-                            // The rest of the batch was published before the shutdown:
-                            // `finish` writes it ahead of the close frame.
-                            self.out.drain(..written);
-                        } else {
-                            self.at_frame_boundary = written == 0;
-                        }
+                        // Only an untouched batch still holds whole frames.
+                        self.at_frame_boundary = written == 0;
                         return Err(ending);
                     }
                     if since.elapsed() >= self.hub.config.write_timeout {
@@ -460,11 +455,21 @@ impl Writer {
 
     /// Ends the connection the way `ending` asks and returns why it ended.
     fn finish(&mut self, ending: Ending, reader_gone: &Receiver<()>) -> DisconnectReason {
-        // A shutdown keeps the unwritten rest of the batch, so that the queue drained
-        // after it follows without a gap; any other ending drops it.
-        if !is_shutdown(&ending) {
+        let graceful = matches!(
+            &ending,
+            Ending::Close(_, DisconnectReason::Shutdown | DisconnectReason::ClosedByServer)
+        );
+        if graceful && self.at_frame_boundary {
+            // What was queued before a graceful close is still written, ahead of the
+            // close frame; the batch in hand holds only whole frames.
+            while let Ok(item) = self.ends.queue.try_recv() {
+                self.push(item);
+            }
+        } else {
             self.out.clear();
         }
+        let config = &self.hub.config;
+        let limit = if graceful { config.write_timeout } else { config.close_timeout };
         match ending {
             Ending::Abort(reason) => reason,
             Ending::Answer(code) => {
@@ -473,15 +478,10 @@ impl Writer {
                     Some(code) => frame::close(code, "", &mut self.out),
                     None => frame::close_without_code(&mut self.out),
                 }
-                self.write_final(self.hub.config.close_timeout);
+                self.write_final(limit);
                 DisconnectReason::ClientClosed(code.map_or(1005, u16::from))
             }
             Ending::Close(code, reason) => {
-                let mut limit = self.hub.config.close_timeout;
-                if reason == DisconnectReason::Shutdown {
-                    self.flush_queue();
-                    limit = self.hub.config.write_timeout;
-                }
                 frame::close(code, &reason.to_string(), &mut self.out);
                 if self.write_final(limit) {
                     // Section 7.1.1: after its close frame, the server waits for the
@@ -496,15 +496,8 @@ impl Writer {
         }
     }
 
-    /// Writes what was queued before a graceful close, within the write timeout.
-    fn flush_queue(&mut self) {
-        while let Ok(item) = self.ends.queue.try_recv() {
-            self.push(item);
-        }
-    }
-
-    /// Writes the closing bytes within `limit` if the stream is at a frame boundary;
-    /// returns whether they went out.
+    /// Writes the closing bytes if the stream is at a frame boundary; returns whether
+    /// they went out.
     fn write_final(&mut self, limit: Duration) -> bool {
         if !self.at_frame_boundary {
             return false;

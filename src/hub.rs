@@ -19,7 +19,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::message::{Message, ProcessStatus};
 use crate::names::{self, PROCESS_PREFIX};
 use crate::registry::{Registry, Subscribers};
-use crate::session::{DisconnectReason, Ending, Enqueued, Session};
+use crate::session::{DisconnectReason, Ending, Enqueued, Outbound, Session};
 use crate::threads::ThreadGroup;
 
 type ConnectHook = Arc<dyn Fn(&ClientInfo) + Send + Sync>;
@@ -122,7 +122,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when a setting is out of range (see [`HubConfig::validate`]).
+    /// [`Error::Config`](crate::Error::Config) when a setting is out of range (see [`HubConfig::validate`]).
     pub fn new(config: HubConfig) -> Result<Hub> {
         config.validate()?;
         let inner = Inner {
@@ -155,8 +155,8 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidChannel`] for a name outside the rules of
-    /// [`HubConfig::max_channel_len`]; [`Error::Json`] when `data` cannot be serialised.
+    /// [`Error::InvalidChannel`](crate::Error::InvalidChannel) for a name outside the rules of
+    /// [`HubConfig::max_channel_len`]; [`Error::Json`](crate::Error::Json) when `data` cannot be serialised.
     pub fn send_to_channel(&self, channel: &str, message: Message) -> Result<usize> {
         names::check_channel(channel, self.inner.config.max_channel_len)?;
         let Some(subscribers) = self.inner.subscribers(channel) else {
@@ -174,7 +174,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::Json`] when `data` cannot be serialised.
+    /// [`Error::Json`](crate::Error::Json) when `data` cannot be serialised.
     pub fn broadcast(&self, message: Message) -> Result<usize> {
         let sessions: Vec<Arc<Session>> = {
             let registry = self.inner.registry.read();
@@ -191,7 +191,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidProcessId`] for an id outside the rules of
+    /// [`Error::InvalidProcessId`](crate::Error::InvalidProcessId) for an id outside the rules of
     /// [`HubConfig::max_process_id_len`].
     pub fn send_process_output(&self, process_id: &str, line: &str) -> Result<usize> {
         self.send_to_process(process_id, || Message::process_output(process_id, line))
@@ -201,7 +201,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidProcessId`] for an id outside the rules of
+    /// [`Error::InvalidProcessId`](crate::Error::InvalidProcessId) for an id outside the rules of
     /// [`HubConfig::max_process_id_len`].
     pub fn send_process_status(
         &self,
@@ -219,7 +219,7 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`Error::Json`] when `data` cannot be serialised.
+    /// [`Error::Json`](crate::Error::Json) when `data` cannot be serialised.
     pub fn send_event(&self, name: &str, data: impl Into<Value>) -> Result<usize> {
         self.broadcast(Message::event(name, data))
     }
@@ -390,8 +390,8 @@ impl Inner {
         let mut delivered = 0;
         let mut skipped = 0;
         for subscriber in subscribers.iter() {
-            let gate = Some(Arc::clone(&subscriber.gate));
-            match subscriber.session.try_enqueue(frame.clone(), gate) {
+            let item = Outbound::Channel(frame.clone(), Arc::clone(&subscriber.gate));
+            match subscriber.session.try_enqueue(item) {
                 Enqueued::Yes => delivered += 1,
                 Enqueued::Full => {
                     subscriber.session.count_skip();
@@ -407,7 +407,7 @@ impl Inner {
     fn broadcast_frame(&self, sessions: &[Arc<Session>], frame: &SharedFrame) -> usize {
         let mut delivered = 0;
         for session in sessions {
-            match session.try_enqueue(frame.clone(), None) {
+            match session.try_enqueue(Outbound::Plain(frame.clone())) {
                 Enqueued::Yes => delivered += 1,
                 Enqueued::Full => {
                     let ending = Ending::Close(CloseCode::Policy, DisconnectReason::TooSlow);
@@ -530,6 +530,31 @@ mod tests {
         assert!(matches!(err, Error::InvalidChannel(_)));
         let err = hub.send_process_output("a:b", "x").unwrap_err();
         assert!(matches!(err, Error::InvalidProcessId(_)));
+    }
+
+    #[test]
+    fn one_publish_shares_one_buffer_among_subscribers() {
+        use crate::session::{Outbound, Session};
+
+        let hub = Hub::new(HubConfig::default()).unwrap();
+        let mut queues = Vec::new();
+        for id in [1, 2] {
+            let (session, ends) = Session::new(id, "127.0.0.1:9".parse().unwrap(), 4);
+            let mut registry = hub.inner.registry.write();
+            registry.add_session(session);
+            registry.subscribe(id, "shared", 8).unwrap().unwrap().open();
+            queues.push(ends);
+        }
+        assert_eq!(hub.send_to_channel("shared", Message::error("once")).unwrap(), 2);
+
+        let pointers: Vec<*const u8> = queues
+            .iter()
+            .map(|ends| match ends.queue.try_recv().unwrap() {
+                Outbound::Channel(frame, _) => frame.as_bytes().as_ptr(),
+                _ => panic!("a channel message"),
+            })
+            .collect();
+        assert_eq!(pointers[0], pointers[1], "both queues hold the same bytes");
     }
 
     #[test]

@@ -101,8 +101,9 @@
 //! | `{"type":"unsubscribe","data":"process:build"}` | `{"type":"unsubscribed","channel":...}` |
 //! | `{"type":"ping"}` | `{"type":"pong","timestamp":...}` |
 //!
-//! `subscribed` is queued before the channel's first message, and nothing of a channel
-//! follows its `unsubscribed`. Subscribing twice is confirmed twice and counts once;
+//! `subscribed` arrives before the channel's first message, every message published
+//! after the client has read `subscribed` reaches it (queue room permitting), and nothing
+//! of a channel follows its `unsubscribed`. Subscribing twice is confirmed twice and counts once;
 //! unsubscribing from a channel one is not subscribed to is confirmed too. Malformed
 //! JSON, an unknown `type`, a missing or invalid channel name and a subscription past the
 //! limit get an `error` message and the connection stays open. A binary frame closes it

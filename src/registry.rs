@@ -29,13 +29,6 @@ pub(crate) enum Refusal {
     Gone,
 }
 
-/// What a subscribe would do, decided before the confirmation is queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SubscribeCheck {
-    New,
-    AlreadySubscribed,
-}
-
 struct SessionEntry {
     session: Arc<Session>,
     channels: HashMap<Arc<str>, Arc<Gate>>,
@@ -65,44 +58,32 @@ impl Registry {
         Some(entry.session)
     }
 
-    /// Tells whether `id` may subscribe to `channel`, without changing anything.
-    pub(crate) fn check_subscribe(
-        &self,
-        id: u64,
-        channel: &str,
-        limit: usize,
-    ) -> Result<SubscribeCheck, Refusal> {
-        let entry = self.sessions.get(&id).ok_or(Refusal::Gone)?;
-        if entry.channels.contains_key(channel) {
-            Ok(SubscribeCheck::AlreadySubscribed)
-        } else if entry.channels.len() >= limit {
-            Err(Refusal::Limit(limit))
-        } else {
-            Ok(SubscribeCheck::New)
-        }
-    }
-
-    /// Subscribes `id` to `channel`; subscribing twice keeps the first subscription.
+    /// Subscribes `id` to `channel` and returns the new subscription's gate, still
+    /// pending; `None` when the client was already subscribed, which changes nothing.
     pub(crate) fn subscribe(
         &mut self,
         id: u64,
         channel: &str,
         limit: usize,
-    ) -> Result<(), Refusal> {
-        if self.check_subscribe(id, channel, limit)? == SubscribeCheck::AlreadySubscribed {
-            return Ok(());
-        }
+    ) -> Result<Option<Arc<Gate>>, Refusal> {
         let entry = self.sessions.get_mut(&id).ok_or(Refusal::Gone)?;
+        if entry.channels.contains_key(channel) {
+            return Ok(None);
+        }
+        if entry.channels.len() >= limit {
+            return Err(Refusal::Limit(limit));
+        }
         let name: Arc<str> = match self.channels.get_key_value(channel) {
             Some((name, _)) => Arc::clone(name),
             None => Arc::from(channel),
         };
         let gate = Arc::new(Gate::default());
         entry.channels.insert(Arc::clone(&name), Arc::clone(&gate));
-        let subscriber = Subscriber { session: Arc::clone(&entry.session), gate };
+        let subscriber =
+            Subscriber { session: Arc::clone(&entry.session), gate: Arc::clone(&gate) };
         Arc::make_mut(self.channels.entry(name).or_default()).push(subscriber);
         self.subscriptions += 1;
-        Ok(())
+        Ok(Some(gate))
     }
 
     /// Unsubscribes `id` from `channel`; returns false when it was not subscribed.
@@ -191,10 +172,10 @@ mod tests {
     #[test]
     fn subscribe_and_unsubscribe_keep_counts() {
         let mut registry = registry_with(&[1, 2]);
-        registry.subscribe(1, "a", 10).unwrap();
+        assert!(registry.subscribe(1, "a", 10).unwrap().is_some());
         registry.subscribe(2, "a", 10).unwrap();
-        registry.subscribe(2, "b", 10).unwrap();
-        registry.subscribe(2, "b", 10).unwrap();
+        assert!(registry.subscribe(2, "b", 10).unwrap().is_some());
+        assert!(registry.subscribe(2, "b", 10).unwrap().is_none());
         assert_eq!(ids(&registry.subscribers("a").unwrap()), [1, 2]);
         assert_eq!((registry.channel_count(), registry.subscription_count()), (2, 3));
 
@@ -209,9 +190,9 @@ mod tests {
         let mut registry = registry_with(&[1]);
         registry.subscribe(1, "a", 2).unwrap();
         registry.subscribe(1, "b", 2).unwrap();
-        assert_eq!(registry.subscribe(1, "c", 2), Err(Refusal::Limit(2)));
-        assert_eq!(registry.check_subscribe(1, "a", 2), Ok(SubscribeCheck::AlreadySubscribed));
-        assert_eq!(registry.subscribe(9, "a", 2), Err(Refusal::Gone));
+        assert_eq!(registry.subscribe(1, "c", 2).unwrap_err(), Refusal::Limit(2));
+        assert!(registry.subscribe(1, "a", 2).unwrap().is_none(), "already subscribed");
+        assert_eq!(registry.subscribe(9, "a", 2).unwrap_err(), Refusal::Gone);
     }
 
     #[test]
@@ -231,6 +212,7 @@ mod tests {
         registry.subscribe(1, "b", 10).unwrap();
         registry.subscribe(2, "a", 10).unwrap();
         let gate = Arc::clone(&registry.subscribers("b").unwrap()[0].gate);
+        gate.open();
         registry.remove_session(1).unwrap();
         assert!(!gate.is_open());
         assert_eq!((registry.channel_count(), registry.subscription_count()), (1, 1));

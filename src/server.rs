@@ -111,6 +111,8 @@ impl Hub {
 }
 
 fn accept_loop(hub: &Arc<Inner>, listener: &TcpListener, stopped: &AtomicBool) {
+    // Warn once per run of failures (out of file descriptors, say), not once per try.
+    let mut failing = false;
     loop {
         let accepted = listener.accept();
         if stopped.load(Ordering::SeqCst) {
@@ -118,12 +120,16 @@ fn accept_loop(hub: &Arc<Inner>, listener: &TcpListener, stopped: &AtomicBool) {
         }
         match accepted {
             Ok((stream, _)) => {
+                failing = false;
                 if let Err(err) = admit(hub, stream) {
                     log::warn!("could not start a connection thread: {err}");
                 }
             }
             Err(err) => {
-                log::warn!("accept failed: {err}; retrying");
+                if !failing {
+                    log::warn!("accept failed: {err}; retrying every {ACCEPT_BACKOFF:?}");
+                }
+                failing = true;
                 std::thread::sleep(ACCEPT_BACKOFF);
             }
         }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -51,26 +51,44 @@ impl fmt::Display for DisconnectReason {
 }
 
 /// An item of a client's outbound queue.
-pub(crate) struct Outbound {
-    pub(crate) frame: SharedFrame,
-    /// The subscription that let this frame in; `None` for broadcasts and replies.
-    pub(crate) gate: Option<Arc<Gate>>,
+pub(crate) enum Outbound {
+    /// A broadcast or a reply, written as it is.
+    Plain(SharedFrame),
+    /// A channel message, written only while its subscription's gate is open.
+    Channel(SharedFrame, Arc<Gate>),
+    /// A `subscribed` confirmation; writing it opens the subscription's gate.
+    Opening(SharedFrame, Arc<Gate>),
 }
 
-/// Open while a subscription lasts: the writer drops queued frames of a closed one, so
-/// nothing of a channel reaches the client after its `unsubscribed`.
+/// The state of one subscription as its client's writer sees it.
+///
+/// A gate starts pending. The writer opens it when it takes the subscription's
+/// `subscribed` confirmation from the queue, and writes a channel message only while the
+/// gate is open. Because the queue is first in, first out, a message queued after the
+/// confirmation is written after it, and a message published after the client read the
+/// confirmation is always delivered. Unsubscribing closes the gate, so nothing of the
+/// channel reaches the client after its `unsubscribed`, even a message still queued.
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
-    closed: AtomicBool,
+    state: AtomicU8,
 }
 
+const PENDING: u8 = 0;
+const OPEN: u8 = 1;
+const CLOSED: u8 = 2;
+
 impl Gate {
+    /// Opens a pending gate; a closed one stays closed.
+    pub(crate) fn open(&self) {
+        let _ = self.state.compare_exchange(PENDING, OPEN, Ordering::AcqRel, Ordering::Acquire);
+    }
+
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.state.store(CLOSED, Ordering::Release);
     }
 
     pub(crate) fn is_open(&self) -> bool {
-        !self.closed.load(Ordering::Acquire)
+        self.state.load(Ordering::Acquire) == OPEN
     }
 }
 
@@ -139,8 +157,8 @@ impl Session {
     }
 
     /// Enqueues without blocking, as publishers do.
-    pub(crate) fn try_enqueue(&self, frame: SharedFrame, gate: Option<Arc<Gate>>) -> Enqueued {
-        match self.queue.try_send(Outbound { frame, gate }) {
+    pub(crate) fn try_enqueue(&self, item: Outbound) -> Enqueued {
+        match self.queue.try_send(item) {
             Ok(()) => Enqueued::Yes,
             Err(TrySendError::Full(_)) => Enqueued::Full,
             Err(TrySendError::Disconnected(_)) => Enqueued::Gone,
@@ -151,8 +169,8 @@ impl Session {
     ///
     /// Only the client's reader calls this, so a client that does not read only slows
     /// its own requests; the wait ends when the writer exits. Returns false then.
-    pub(crate) fn enqueue_reply(&self, frame: SharedFrame) -> bool {
-        self.queue.send(Outbound { frame, gate: None }).is_ok()
+    pub(crate) fn enqueue_reply(&self, item: Outbound) -> bool {
+        self.queue.send(item).is_ok()
     }
 
     /// Records a skipped delivery.
@@ -218,12 +236,23 @@ mod tests {
     #[test]
     fn full_queue_refuses_without_blocking() {
         let (session, ends) = Session::new(1, "127.0.0.1:1".parse().unwrap(), 2);
-        assert_eq!(session.try_enqueue(frame(), None), Enqueued::Yes);
-        assert_eq!(session.try_enqueue(frame(), None), Enqueued::Yes);
-        assert_eq!(session.try_enqueue(frame(), None), Enqueued::Full);
+        assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Yes);
+        assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Yes);
+        assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Full);
         drop(ends);
-        assert_eq!(session.try_enqueue(frame(), None), Enqueued::Gone);
-        assert!(!session.enqueue_reply(frame()));
+        assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Gone);
+        assert!(!session.enqueue_reply(Outbound::Plain(frame())));
+    }
+
+    #[test]
+    fn a_gate_opens_once_and_closes_for_good() {
+        let gate = Gate::default();
+        assert!(!gate.is_open());
+        gate.open();
+        assert!(gate.is_open());
+        gate.close();
+        gate.open();
+        assert!(!gate.is_open());
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -102,10 +101,16 @@ impl Client {
         assert_eq!(seen["channel"], channel, "{seen}");
     }
 
-    /// Returns the next thing that arrives within `timeout`.
+    /// Returns the next thing that arrives within `timeout`; pings and pongs do not
+    /// count (tungstenite answers pings while it reads).
     pub fn next(&mut self, timeout: Duration) -> Seen {
-        self.ws.get_mut().set_read_timeout(Some(timeout)).unwrap();
+        let deadline = Instant::now() + timeout;
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Seen::Nothing;
+            }
+            self.ws.get_mut().set_read_timeout(Some(left)).unwrap();
             match self.ws.read() {
                 Ok(WsMessage::Text(text)) => {
                     return Seen::Json(serde_json::from_str(text.as_str()).expect("JSON"));
@@ -253,7 +258,7 @@ pub struct Example {
 impl Example {
     /// Starts the example with `args` and waits for the URL it prints first.
     pub fn start(args: &[&str]) -> Example {
-        let path = example_path("stream");
+        let path = example_binary("stream");
         let mut child = Command::new(&path)
             .args(args)
             .stdin(Stdio::null())
@@ -310,17 +315,83 @@ impl Drop for Example {
     }
 }
 
-/// Returns where cargo put an example built beside this test binary.
-pub fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // The test binary is target/<profile>/deps/<name>-<hash>; examples sit in
-    // target/<profile>/examples, built by the same `cargo test` or `cargo nextest run`.
+/// Connects with a receive buffer of `bytes`, so the client's socket fills up quickly
+/// once it stops reading.
+pub fn connect_with_small_buffer(server: &Server, bytes: usize) -> Client {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+    socket.connect(&server.local_addr().into()).expect("connect");
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    let (ws, _) = tungstenite::client::client(server.url(), stream).expect("handshake");
+    Client { ws }
+}
+
+/// Opens a WebSocket connection by hand, with no library on the client side, so that a
+/// test controls every byte; returns the socket right after the `101` response.
+pub fn raw_upgrade(server: &Server) -> TcpStream {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(server.local_addr()).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        server.local_addr()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("a response");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    stream
+}
+
+/// Reads server frames from a raw socket until a close frame and returns its code,
+/// skipping pings and data; `None` if the connection ends first.
+pub fn raw_read_close_code(stream: &mut TcpStream) -> Option<u16> {
+    use std::io::Read;
+    loop {
+        let mut header = [0u8; 2];
+        stream.read_exact(&mut header).ok()?;
+        let len = match header[1] & 0x7f {
+            126 => {
+                let mut ext = [0u8; 2];
+                stream.read_exact(&mut ext).ok()?;
+                u16::from_be_bytes(ext) as usize
+            }
+            127 => {
+                let mut ext = [0u8; 8];
+                stream.read_exact(&mut ext).ok()?;
+                u64::from_be_bytes(ext) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload).ok()?;
+        if header[0] & 0x0f == 0x8 {
+            return Some(u16::from_be_bytes([payload[0], payload[1]]));
+        }
+    }
+}
+
+/// Returns the path of a built example, building it first if needed.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
     let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing; build it with `cargo build --example {name}`",
-        path.display()
-    );
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building example {name} failed");
+    }
     path
 }
