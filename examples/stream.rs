@@ -28,6 +28,7 @@ const USAGE: &str = "usage: stream [--addr ADDR] [--id NAME] [--wait-for-viewer]
 
 /// The page, with `__PROCESS_ID__` where the process id goes.
 const PAGE: &str = include_str!("stream/index.html");
+const HTML: &str = "text/html; charset=utf-8";
 
 /// How often `--wait-for-viewer` looks for a subscriber.
 const VIEWER_POLL: Duration = Duration::from_millis(50);
@@ -196,7 +197,7 @@ impl Site {
             return HttpResponse::text(405, "use GET\n").with_header("Allow", "GET, HEAD");
         }
         match request.path() {
-            "/" => HttpResponse::with_type(200, "text/html; charset=utf-8", self.page.as_str()),
+            "/" => HttpResponse::with_type(200, HTML, self.page.as_str()),
             "/status" => {
                 let wait = request.query().is_some_and(|q| q.split('&').any(|p| p == "wait"));
                 json_response(&self.progress.get(wait))

@@ -61,6 +61,9 @@
 //! [`Hub::forward_lines`] forwards any [`BufRead`](std::io::BufRead) (a pipe the program
 //! owns, a log file) as `process_output` lines of an id, and sends no status.
 //!
+//! The `stream` example puts it together: it runs a command and serves a page that shows
+//! the run live in a browser (`cargo run --example stream -- -- make`).
+//!
 //! Line rules, the same for both:
 //!
 //! * `\n` ends a line and a `\r` just before it is dropped; any other `\r` stays.

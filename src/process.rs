@@ -32,9 +32,11 @@ const READ_BUFFER: usize = 32 * 1024;
 /// only to reap a child whose output a descendant still holds.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
-/// The first and the longest pause between two looks at a child whose pipes closed:
-/// it is usually exiting right then.
+/// The first pause between two looks at a child whose pipes closed: it is usually
+/// exiting right then. Each pause doubles the one before.
 const FIRST_POLL: Duration = Duration::from_millis(1);
+
+/// The longest pause between two looks at a child whose pipes closed.
 const LONGEST_POLL: Duration = Duration::from_millis(250);
 
 /// How a process is forwarded: the line cap and the stop grace period.
@@ -49,7 +51,10 @@ const LONGEST_POLL: Duration = Duration::from_millis(250);
 /// use wshub::{Hub, HubConfig, ProcessOptions};
 ///
 /// let hub = Hub::new(HubConfig::default())?;
-/// let options = ProcessOptions { stop_grace: Duration::from_secs(1), ..ProcessOptions::default() };
+/// let options = ProcessOptions {
+///     stop_grace: Duration::from_secs(1),
+///     ..ProcessOptions::default()
+/// };
 /// let build = options.spawn(&hub, "build", Command::new("make"))?;
 /// let exit = build.wait()?;
 /// # Ok::<(), wshub::Error>(())
@@ -500,9 +505,11 @@ impl Supervisor {
     /// stopped, since its output could no longer be drained.
     fn start_readers(&mut self) {
         let (done, readers_done) = crossbeam_channel::bounded::<()>(0);
-        let out = self.child.0.stdout.take().map(|p| (OutputStream::Stdout, Box::new(p) as Pipe));
-        let err = self.child.0.stderr.take().map(|p| (OutputStream::Stderr, Box::new(p) as Pipe));
-        for (stream, pipe) in [out, err].into_iter().flatten() {
+        let child = &mut self.child.0;
+        let out: Option<Pipe> = child.stdout.take().map(|pipe| Box::new(pipe) as Pipe);
+        let err: Option<Pipe> = child.stderr.take().map(|pipe| Box::new(pipe) as Pipe);
+        let pipes = [(OutputStream::Stdout, out), (OutputStream::Stderr, err)];
+        for (stream, pipe) in pipes.into_iter().filter_map(|(s, p)| Some((s, p?))) {
             let forward = Forward::new(&self.hub, &self.id, stream, self.options.max_line_len);
             let reader = BufReader::with_capacity(READ_BUFFER, pipe);
             match forward.spawn(reader, done.clone()) {
@@ -552,7 +559,7 @@ impl Supervisor {
         self.stop_asked = true;
         log::debug!("stopping process {} (pid {})", self.id, self.child.0.id());
         if let Err(err) = terminate(&self.child.0) {
-            log::warn!("could not send SIGTERM to process {}: {err}; sending SIGKILL", self.id);
+            log::warn!("no SIGTERM for process {}: {err}; sending SIGKILL", self.id);
             return self.child.0.kill();
         }
         self.kill_at = Some(Instant::now() + self.options.stop_grace);
@@ -733,7 +740,10 @@ fn linux_signal_name(number: i32) -> Option<&'static str> {
         7 => Some("SIGBUS"),
         10 => Some("SIGUSR1"),
         12 => Some("SIGUSR2"),
-        _ => usize::try_from(number).ok().and_then(|n| FROM_16.get(n.checked_sub(16)?)).copied(),
+        _ => {
+            let index = usize::try_from(number).ok()?.checked_sub(16)?;
+            FROM_16.get(index).copied()
+        }
     }
 }
 

@@ -15,7 +15,7 @@ const SCRIPT: &str = "printf 'out 1\\nout 2\\n'; printf 'err 1\\n' >&2; printf '
 fn run_watched(id: &str, script: &str) -> (Vec<Value>, wshub::ProcessExit) {
     let (hub, server) = start_default();
     let mut client = Client::connect(&server);
-    client.subscribe_on(&hub, &format!("process:{id}"));
+    client.subscribe(&format!("process:{id}"));
 
     let process = hub.spawn_process(id, sh(script)).expect("spawn");
     assert_eq!(process.id(), id);

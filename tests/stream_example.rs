@@ -7,11 +7,17 @@ mod support;
 use serde_json::{Value, json};
 use support::{Client, Example, http, lines_of};
 
+/// Starts the example on a free port; it runs `script` once a viewer subscribed to
+/// `process:{id}`, and exits when it is done.
+fn start(id: &str, script: &str) -> Example {
+    let options = ["--addr", "127.0.0.1:0", "--wait-for-viewer", "--exit-when-done"];
+    Example::start(&[&options[..], &["--id", id, "--", "sh", "-c", script]].concat())
+}
+
 #[test]
 fn a_run_is_served_over_http_and_websocket_then_the_example_exits() {
     let script = "printf 'one\\ntwo\\n'; printf 'oops\\n' >&2; printf 'three\\n'; exit 3";
-    let args = ["--addr", "127.0.0.1:0", "--id", "e2e", "--wait-for-viewer", "--exit-when-done"];
-    let mut example = Example::start(&[&args[..], &["--", "sh", "-c", script]].concat());
+    let mut example = start("e2e", script);
     assert!(example.url.starts_with("http://127.0.0.1:"), "{}", example.url);
     assert!(!example.url.ends_with(":0/"), "{}", example.url);
 
@@ -43,8 +49,7 @@ fn a_run_is_served_over_http_and_websocket_then_the_example_exits() {
 #[test]
 fn a_crash_is_the_exit_code_of_the_example() {
     let script = "echo bye; kill -KILL $$";
-    let args = ["--addr", "127.0.0.1:0", "--id", "crash", "--wait-for-viewer", "--exit-when-done"];
-    let mut example = Example::start(&[&args[..], &["--", "sh", "-c", script]].concat());
+    let mut example = start("crash", script);
     let mut client = Client::connect_url(&example.ws_url());
     client.subscribe("process:crash");
     let last = client.until_final_status().pop().unwrap();

@@ -78,17 +78,6 @@ impl Client {
         self.expect_confirmation("subscribed", channel);
     }
 
-    /// Subscribes, then waits until `hub` counts the subscription: the confirmation can
-    /// reach the client a moment before the subscription takes effect.
-    pub fn subscribe_on(&mut self, hub: &Hub, channel: &str) {
-        let before = hub.subscriber_count(channel);
-        self.subscribe(channel);
-        assert!(
-            wait_until(PATIENCE, || hub.subscriber_count(channel) > before),
-            "the subscription to {channel} never took effect"
-        );
-    }
-
     /// Unsubscribes and waits for the confirmation.
     pub fn unsubscribe(&mut self, channel: &str) {
         self.send_json(&json!({"type": "unsubscribe", "data": channel}));
