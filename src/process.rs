@@ -288,7 +288,8 @@ impl ProcessHandle {
     ///
     /// As [`ProcessHandle::try_wait`].
     pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<ProcessExit>> {
-        self.wait_until(Some(Instant::now() + timeout))
+        // A timeout too long to add to the clock is no limit at all.
+        self.wait_until(Instant::now().checked_add(timeout))
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<Option<ProcessExit>> {
