@@ -342,8 +342,8 @@ impl Hub {
     /// thread the hub started. Calling it again does nothing.
     ///
     /// Each client first gets every message queued for it before the call, in order,
-    /// within the write timeout, and only then the close frame; a client whose socket
-    /// was already stalled in the middle of a write is cut off instead.
+    /// and then the close frame, as long as its socket keeps taking bytes: a write that
+    /// stalls past the write timeout cuts the client off.
     ///
     /// Returns once all threads have ended, or after the close timeout plus the write
     /// timeout if a thread is stuck, which is logged.
