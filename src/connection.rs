@@ -436,7 +436,8 @@ impl Writer {
                 }
                 Err(err) if is_timeout(&err) => {
                     let since = *stalled_since.get_or_insert_with(Instant::now);
-                    if let Some(ending) = self.session.ending() {
+                    // A graceful ending still lets this write run to the write timeout.
+                    if let Some(ending) = self.session.ending().filter(|e| !e.is_graceful()) {
                         // Only an untouched batch still holds whole frames.
                         self.at_frame_boundary = written == 0;
                         return Err(ending);
@@ -464,10 +465,7 @@ impl Writer {
 
     /// Ends the connection the way `ending` asks and returns why it ended.
     fn finish(&mut self, ending: Ending, reader_gone: &Receiver<()>) -> DisconnectReason {
-        let graceful = matches!(
-            &ending,
-            Ending::Close(_, DisconnectReason::Shutdown | DisconnectReason::ClosedByServer)
-        );
+        let graceful = ending.is_graceful();
         if graceful && self.at_frame_boundary {
             // What was queued before a graceful close is still written, ahead of the
             // close frame; the batch in hand holds only whole frames.

@@ -250,7 +250,11 @@ impl Hub {
 
     /// Builds and sends a process message only when `process:{id}` has subscribers, so a
     /// call with nobody watching allocates nothing.
-    fn send_to_process(&self, id: &str, build: impl FnOnce() -> Message) -> Result<usize> {
+    pub(crate) fn send_to_process(
+        &self,
+        id: &str,
+        build: impl FnOnce() -> Message,
+    ) -> Result<usize> {
         names::check_process_id(id, self.inner.config.max_process_id_len)?;
         let mut room = [0u8; 256];
         let subscribers = match process_channel_in(&mut room, id) {
@@ -351,6 +355,10 @@ impl Hub {
 
     /// Stops every listener, closes every client with 1001 (going away) and joins every
     /// thread the hub started. Calling it again does nothing.
+    ///
+    /// Each client first gets every message queued for it before the call, in order,
+    /// and then the close frame, as long as its socket keeps taking bytes: a write that
+    /// stalls past the write timeout cuts the client off.
     ///
     /// Returns once all threads have ended, or after the close timeout plus the write
     /// timeout if a thread is stuck, which is logged.

@@ -19,6 +19,71 @@
 //! # Ok::<(), wshub::Error>(())
 //! ```
 //!
+//! # Process streaming
+//!
+//! [`Hub::spawn_process`] runs a [`std::process::Command`] (the program keeps control
+//! of its arguments, environment, working directory and stdin) and forwards the child
+//! to `process:{id}`:
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use wshub::{Hub, HubConfig};
+//!
+//! let hub = Hub::new(HubConfig::default())?;
+//! let _server = hub.listen("127.0.0.1:8080")?;
+//! let mut command = Command::new("cargo");
+//! command.arg("build");
+//! let build = hub.spawn_process("build", command)?;
+//! let exit = build.wait()?;
+//! println!("build ended: {:?} with code {}", exit.status(), exit.code());
+//! # Ok::<(), wshub::Error>(())
+//! ```
+//!
+//! The channel sees, in this order:
+//!
+//! 1. `process_status` `{"status":"running","exitCode":0}` once the child has started;
+//! 2. one `process_output` per line of stdout and of stderr, as soon as the line is
+//!    read; lines from stderr carry `"stream":"stderr"`. Lines of one stream keep their
+//!    order; the two streams are read by two threads and interleave as they arrive;
+//! 3. once the child has ended and both pipes are at their end, a final
+//!    `process_status`: `exited` with the exit code; `crashed` when a signal ended the
+//!    child, with exit code 128 plus the signal number and the signal's name in `data`
+//!    (`{"status":"crashed","exitCode":137,"signal":"SIGKILL"}`); or `stopped` when the
+//!    program asked for the stop with [`ProcessHandle::stop`], with the code the child
+//!    ended with (143 and `"signal":"SIGTERM"` for a child that SIGTERM ended).
+//!
+//! A stop sends SIGTERM, then SIGKILL once [`ProcessOptions::stop_grace`] has passed
+//! (default 5s). [`ProcessHandle::wait`] returns how the child ended as a
+//! [`ProcessExit`], after the final status was published. A descendant that inherited
+//! the child's stdout or stderr keeps the forwarding going until it closes them, as
+//! with [`Command::output`](std::process::Command::output).
+//!
+//! [`Hub::forward_lines`] forwards any [`BufRead`](std::io::BufRead) (a pipe the program
+//! owns, a log file) as `process_output` lines of an id, and sends no status.
+//!
+//! The `stream` example puts it together: it runs a command and serves a page that shows
+//! the run live in a browser (`cargo run --example stream -- -- make`).
+//!
+//! Line rules, the same for both:
+//!
+//! * `\n` ends a line and a `\r` just before it is dropped; any other `\r` stays.
+//! * A last line without a newline is still sent at the end of the input.
+//! * Bytes that are not UTF-8 are replaced with U+FFFD, never dropped; a character
+//!   split between two reads is decoded whole.
+//! * A line longer than [`ProcessOptions::max_line_len`] (default 16 KiB, counted in
+//!   bytes of UTF-8 after decoding) is sent in pieces of at most that length, cut
+//!   between characters; every piece but the last carries `"partial":true`. A line is
+//!   never held whole: memory per stream stays near the cap plus one 32 KiB read.
+//! * The pipes are always drained, whether anyone watches or not, so a chatty child
+//!   never stalls on a full pipe; with no subscriber a line costs no allocation.
+//!
+//! Threads: a reader per pipe, and a supervisor per child that owns it, reaps it,
+//! stops it on request and publishes `running` and the final status. Dropping a
+//! [`ProcessHandle`] stops a child that still runs and joins the threads; dropping a
+//! [`ForwardHandle`] waits for the end of its input. SIGTERM is sent through `sh`'s
+//! `kill`, since the standard library offers only SIGKILL and this crate has no unsafe
+//! code; if that fails, SIGKILL is sent at once.
+//!
 //! # Threads
 //!
 //! One accept thread per listener. Each connection has a writer thread (which also ran
@@ -123,10 +188,12 @@ mod error;
 mod frame;
 mod http;
 mod hub;
+mod lines;
 mod message;
 mod names;
 mod origin;
 mod policy;
+mod process;
 mod registry;
 mod server;
 mod session;
@@ -142,5 +209,6 @@ pub use http::{HttpRequest, HttpResponse};
 pub use hub::{ClientInfo, Hub, HubStats};
 pub use message::{Message, MessageType, OutputStream, ProcessStatus};
 pub use origin::OriginPolicy;
+pub use process::{ForwardHandle, ProcessExit, ProcessHandle, ProcessOptions};
 pub use server::Server;
 pub use session::DisconnectReason;

@@ -105,6 +105,17 @@ pub(crate) enum Ending {
     Abort(DisconnectReason),
 }
 
+impl Ending {
+    /// Whether the client is still owed what was queued for it before the close frame:
+    /// on shutdown and on [`Hub::disconnect`](crate::Hub::disconnect).
+    pub(crate) fn is_graceful(&self) -> bool {
+        matches!(
+            self,
+            Ending::Close(_, DisconnectReason::Shutdown | DisconnectReason::ClosedByServer)
+        )
+    }
+}
+
 /// Work for the writer that does not go through the bounded queue.
 #[derive(Debug, Default)]
 pub(crate) struct Control {
