@@ -20,6 +20,7 @@ use tungstenite::Message as WsMessage;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 
+use crate::auth::Identity;
 use crate::frame::{self, SharedFrame};
 use crate::http::is_timeout;
 use crate::hub::Inner;
@@ -48,7 +49,12 @@ pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(250);
 
 /// Runs an upgraded connection to its end on the calling thread, which becomes the
 /// writer; `leftover` holds bytes the client sent right after its upgrade request.
-pub(crate) fn run(hub: Arc<Inner>, stream: TcpStream, leftover: Vec<u8>) {
+pub(crate) fn run(
+    hub: Arc<Inner>,
+    stream: TcpStream,
+    leftover: Vec<u8>,
+    identity: Option<Identity>,
+) {
     let peer = match stream.peer_addr() {
         Ok(peer) => peer,
         Err(_) => return,
@@ -62,7 +68,7 @@ pub(crate) fn run(hub: Arc<Inner>, stream: TcpStream, leftover: Vec<u8>) {
     }
 
     let id = hub.next_client_id();
-    let (session, ends) = Session::new(id, peer, config.queue_capacity);
+    let (session, ends) = Session::with_identity(id, peer, config.queue_capacity, identity);
     hub.registry.write().add_session(Arc::clone(&session));
     if hub.is_shut_down() {
         // Shutdown snapshots the sessions after raising its flag: this one may be missing.
@@ -224,6 +230,9 @@ impl Reader {
             return self.reply_error(format!("cannot subscribe: {err}"));
         }
         let id = self.session.id;
+        if let Err(why) = self.hub.authorise(&self.session, channel) {
+            return self.reply_error(format!("cannot subscribe to {channel}: {why}"));
+        }
         let joined = self.hub.registry.write().subscribe(id, channel, config.max_subscriptions);
         match joined {
             Ok(Some(gate)) => {

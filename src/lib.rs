@@ -133,15 +133,55 @@
 //! # HTTP
 //!
 //! Bad upgrade requests get a status instead of a dropped socket: `400` (malformed, no
-//! key, no `Host`), `404` (another path), `405` (not `GET`), `408` (request not complete
-//! within the handshake timeout), `426` with `Sec-WebSocket-Version: 13` (another
-//! version), `431` (head too large or too many fields) and `503` with `Retry-After` (the
-//! connection cap, or shutdown). Plain requests go to the handler set with
-//! [`Hub::set_http_handler`].
+//! key, no `Host`), `401` (refused credentials), `403` (refused origin), `404` (another
+//! path), `405` (not `GET`), `408` (request not complete within the handshake timeout),
+//! `426` with `Sec-WebSocket-Version: 13` (another version), `431` (head too large or too
+//! many fields) and `503` with `Retry-After` (the connection cap, or shutdown). Plain
+//! requests go to the handler set with [`Hub::set_http_handler`].
+//!
+//! # Access control
+//!
+//! An upgrade that passes the protocol checks meets two more, in this order, before its
+//! `101`:
+//!
+//! 1. The [`OriginPolicy`] ([`Hub::set_origin_policy`]). By default a browser page may
+//!    connect only to its own host and port: the `Origin`'s host and port must equal the
+//!    `Host` header's, compared without regard to case and with default ports filled in.
+//!    A request without `Origin` comes from a program, not a page, and is let through
+//!    unless the policy is strict. An allow-list or a custom check can replace the rule;
+//!    a custom check that panics refuses. Refused: `403`.
+//! 2. The [`Authenticator`] ([`Hub::set_authenticator`]), when one is set: [`ApiKeys`]
+//!    (`Authorization: Bearer <key>`, compared in constant time), [`BearerToken`] (the
+//!    program's check of a bearer token), [`QueryToken`] (`?token=`, for browsers, which
+//!    cannot set headers; the weaker choice, as URLs get logged) or any closure. Refused:
+//!    `401` with a `WWW-Authenticate: Bearer` challenge whose `error` tells a missing,
+//!    malformed or invalid credential apart, and the callback set with
+//!    [`Hub::on_auth_failure`]. Accepted: the [`Identity`] shows on every [`ClientInfo`]
+//!    of the client as `user_id` and `claims`.
+//!
+//! After the upgrade, the authoriser set with [`Hub::set_authoriser`] decides each
+//! subscribe from the client and the channel name. A refused subscribe gets an `error`
+//! message and the client never sees a message of that channel.
+//!
+//! Credentials never reach a log line: the hub logs request paths, never query strings
+//! or header values, and the `Debug` output of [`HttpRequest`] and of the authenticators
+//! hides them. Programs must keep them out of [`Rejection`] reasons too.
+//!
+//! # Limits
+//!
+//! Every limit is a field of [`HubConfig`] with its default there: connections (10,000;
+//! beyond it `503` with `Retry-After`, answered by the accept thread before any
+//! connection thread starts), the handshake deadline (10s in total, however slowly the
+//! request trickles in), the request head (8 KiB and 64 header fields, beyond them
+//! `431`), inbound messages (64 KiB, beyond it close 1009; the length a frame claims is
+//! checked before anything is read or allocated for it), subscriptions per client
+//! (1,024), channel names (256 bytes) and process ids (128 bytes).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod access;
+mod auth;
 mod config;
 mod connection;
 mod error;
@@ -151,6 +191,8 @@ mod hub;
 mod lines;
 mod message;
 mod names;
+mod origin;
+mod policy;
 mod process;
 mod registry;
 mod server;
@@ -158,11 +200,15 @@ mod session;
 mod threads;
 mod upgrade;
 
+pub use auth::{
+    ApiKeys, Authenticator, BearerToken, Identity, QueryToken, Rejection, RejectionKind,
+};
 pub use config::HubConfig;
 pub use error::{Error, Result};
 pub use http::{HttpRequest, HttpResponse};
 pub use hub::{ClientInfo, Hub, HubStats};
 pub use message::{Message, MessageType, OutputStream, ProcessStatus};
+pub use origin::OriginPolicy;
 pub use process::{ForwardHandle, ProcessExit, ProcessHandle, ProcessOptions};
 pub use server::Server;
 pub use session::DisconnectReason;

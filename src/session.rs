@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 use tungstenite::protocol::frame::coding::CloseCode;
 
+use crate::auth::Identity;
 use crate::frame::SharedFrame;
 
 /// Why a client's connection ended, as the disconnect callback and the logs report it.
@@ -130,6 +131,8 @@ pub(crate) struct Session {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
     pub(crate) connected_at: SystemTime,
+    /// Who the authenticator said the client is; `None` without an authenticator.
+    pub(crate) identity: Option<Identity>,
     queue: Sender<Outbound>,
     control: Mutex<Control>,
     /// Wakes a writer blocked on its queue; capacity one, so signals coalesce.
@@ -152,13 +155,26 @@ pub(crate) enum Enqueued {
 }
 
 impl Session {
+    /// Returns a session without an identity, as the unit tests build them.
+    #[cfg(test)]
     pub(crate) fn new(id: u64, peer: SocketAddr, capacity: usize) -> (Arc<Session>, WriterEnds) {
+        Session::with_identity(id, peer, capacity, None)
+    }
+
+    /// Returns a session and the ends of its queue that only its writer may hold.
+    pub(crate) fn with_identity(
+        id: u64,
+        peer: SocketAddr,
+        capacity: usize,
+        identity: Option<Identity>,
+    ) -> (Arc<Session>, WriterEnds) {
         let (queue, queue_rx) = crossbeam_channel::bounded(capacity);
         let (wake, wake_rx) = crossbeam_channel::bounded(1);
         let session = Session {
             id,
             peer,
             connected_at: SystemTime::now(),
+            identity,
             queue,
             control: Mutex::new(Control::default()),
             wake,

@@ -4,6 +4,11 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part of the helpers")]
 
+pub mod access;
+pub mod canary;
+pub mod interop;
+pub mod raw;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -321,52 +326,13 @@ pub fn connect_with_small_buffer(server: &Server, bytes: usize) -> Client {
 /// Opens a WebSocket connection by hand, with no library on the client side, so that a
 /// test controls every byte; returns the socket right after the `101` response.
 pub fn raw_upgrade(server: &Server) -> TcpStream {
-    use std::io::{Read, Write};
-    let mut stream = TcpStream::connect(server.local_addr()).expect("connect");
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        server.local_addr()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).expect("a response");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-    stream
+    raw::upgraded(server)
 }
 
 /// Reads server frames from a raw socket until a close frame and returns its code,
 /// skipping pings and data; `None` if the connection ends first.
 pub fn raw_read_close_code(stream: &mut TcpStream) -> Option<u16> {
-    use std::io::Read;
-    loop {
-        let mut header = [0u8; 2];
-        stream.read_exact(&mut header).ok()?;
-        let len = match header[1] & 0x7f {
-            126 => {
-                let mut ext = [0u8; 2];
-                stream.read_exact(&mut ext).ok()?;
-                u16::from_be_bytes(ext) as usize
-            }
-            127 => {
-                let mut ext = [0u8; 8];
-                stream.read_exact(&mut ext).ok()?;
-                u64::from_be_bytes(ext) as usize
-            }
-            n => n as usize,
-        };
-        let mut payload = vec![0u8; len];
-        stream.read_exact(&mut payload).ok()?;
-        if header[0] & 0x0f == 0x8 {
-            return Some(u16::from_be_bytes([payload[0], payload[1]]));
-        }
-    }
+    raw::read_close_code(stream)
 }
 
 /// Returns the path of a built example, building it first if needed.
