@@ -43,6 +43,10 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// A write buffer grown past this is given back after use.
 const KEEP_BUFFER: usize = 256 * 1024;
 
+/// At most this long and this many bytes are read away after the reader stopped.
+const DISCARD_TIME: Duration = Duration::from_millis(250);
+const DISCARD_BYTES: usize = 256 * 1024;
+
 /// How long one blocking write may wait before the ending and the write timeout are
 /// checked again.
 pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(250);
@@ -91,6 +95,9 @@ pub(crate) fn run(
         }
     };
 
+    if reader.as_ref().is_ok_and(|reader| reader.is_finished()) {
+        discard_unread(&stream);
+    }
     let _ = stream.shutdown(Shutdown::Both);
     drop(writer);
     if let Ok(reader) = reader {
@@ -100,6 +107,23 @@ pub(crate) fn run(
     hub.registry.write().remove_session(id);
     log::debug!("client {id} disconnected: {reason}");
     hub.notify_disconnect(&client, &reason);
+}
+
+/// Reads away, for a moment, what the client sent after the reader stopped (the rest
+/// of an oversized message, say). Closing a socket with unread bytes resets the
+/// connection, and a reset can destroy the close frame still in flight.
+fn discard_unread(mut stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+    let deadline = Instant::now() + DISCARD_TIME;
+    let mut sink = [0u8; 8 * 1024];
+    let mut left = DISCARD_BYTES;
+    while left > 0 && Instant::now() < deadline {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 fn spawn_reader(
