@@ -105,13 +105,15 @@
 //! | `{"type":"ping"}` | `{"type":"pong","timestamp":...}` |
 //!
 //! `subscribed` arrives before the channel's first message, every message published
-//! after the client has read `subscribed` reaches it (queue room permitting), and nothing
-//! of a channel follows its `unsubscribed`. Subscribing twice is confirmed twice and counts once;
-//! unsubscribing from a channel one is not subscribed to is confirmed too. Malformed
-//! JSON, an unknown `type`, a missing or invalid channel name and a subscription past the
-//! limit get an `error` message and the connection stays open. A binary frame closes it
-//! with 1003, invalid UTF-8 with 1007, a message over the size limit with 1009, other
-//! protocol violations with 1002, and silence past the pong timeout with 1001.
+//! after the client has read `subscribed` reaches it (queue room permitting), and
+//! nothing of a channel follows its `unsubscribed`. Subscribing twice is confirmed twice
+//! and counts once; unsubscribing from a channel one is not subscribed to is confirmed
+//! too. Malformed JSON, an unknown `type`, a missing or invalid channel name and a
+//! subscription past the limit get an `error` message and the connection stays open. A
+//! binary frame closes it with 1003, invalid UTF-8 with 1007, a message over the size
+//! limit with 1009, other protocol violations with 1002, and silence past the pong
+//! timeout with 1001. The hub never sends 1005, 1006 or 1015: a client's close without
+//! a code is answered without one.
 //!
 //! # Delivery
 //!
