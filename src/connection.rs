@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tungstenite::Message as WsMessage;
@@ -345,13 +345,6 @@ fn ending_for(err: tungstenite::Error) -> Ending {
     }
 }
 
-/// What woke the writer.
-enum Event {
-    Frame(Outbound),
-    Control,
-    Heartbeat,
-}
-
 struct Writer {
     hub: Arc<Inner>,
     session: Arc<Session>,
@@ -378,37 +371,38 @@ impl Writer {
     /// Serves the queue until the connection ends; returns why it ended.
     fn run(&mut self, reader_gone: &Receiver<()>) -> DisconnectReason {
         loop {
-            let step = match self.wait() {
-                Event::Frame(item) => {
+            match self.wait() {
+                Some(item) => {
                     self.push(item);
                     self.drain();
-                    // A busy queue can keep the wake signal waiting; look once per batch.
-                    self.handle_control()
                 }
-                Event::Control => self.handle_control(),
-                Event::Heartbeat => {
+                None => {
                     self.next_ping = Instant::now() + self.hub.config.heartbeat_interval;
                     frame::ping(&mut self.out);
-                    Ok(())
                 }
-            };
-            let step = step.and_then(|()| self.write_out());
+            }
+            // Once per batch, whether or not a wake signal came: a full queue has no
+            // room for one.
+            let step = self.handle_control().and_then(|()| self.write_out());
             if let Err(ending) = step {
                 return self.finish(ending, reader_gone);
             }
         }
     }
 
-    /// Blocks until a frame, a control request or the next heartbeat.
-    fn wait(&self) -> Event {
+    /// Blocks until the queue has an item, or returns `None` when the next heartbeat is
+    /// due.
+    fn wait(&self) -> Option<Outbound> {
         let timeout = self.next_ping.saturating_duration_since(Instant::now());
-        select! {
-            recv(self.ends.queue) -> item => match item {
-                Ok(item) => Event::Frame(item),
-                Err(_) => Event::Control,
-            },
-            recv(self.ends.wake) -> _ => Event::Control,
-            default(timeout) => Event::Heartbeat,
+        match self.ends.queue.recv_timeout(timeout) {
+            Ok(item) => Some(item),
+            Err(RecvTimeoutError::Timeout) => None,
+            // The session holds the sending end while this writer runs; should that ever
+            // change, end rather than spin.
+            Err(RecvTimeoutError::Disconnected) => {
+                self.session.request_end(Ending::Abort(DisconnectReason::ConnectionLost));
+                Some(Outbound::Wake)
+            }
         }
     }
 
@@ -422,6 +416,7 @@ impl Writer {
                 gate.open();
                 frame
             }
+            Outbound::Wake => return,
         };
         self.out.extend_from_slice(frame.as_bytes());
     }
@@ -437,6 +432,7 @@ impl Writer {
     }
 
     fn handle_control(&mut self) -> Result<(), Ending> {
+        self.session.rearm_wake();
         if let Some(ending) = self.session.ending() {
             return Err(ending);
         }

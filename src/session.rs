@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -59,6 +59,8 @@ pub(crate) enum Outbound {
     Channel(SharedFrame, Arc<Gate>),
     /// A `subscribed` confirmation; writing it opens the subscription's gate.
     Opening(SharedFrame, Arc<Gate>),
+    /// Tells a writer waiting on the queue to look at its [`Control`].
+    Wake,
 }
 
 /// The state of one subscription as its client's writer sees it.
@@ -135,15 +137,14 @@ pub(crate) struct Session {
     pub(crate) identity: Option<Identity>,
     queue: Sender<Outbound>,
     control: Mutex<Control>,
-    /// Wakes a writer blocked on its queue; capacity one, so signals coalesce.
-    wake: Sender<()>,
+    /// Set while a [`Outbound::Wake`] is on its way, so that signals coalesce.
+    wake_pending: AtomicBool,
     skipped: AtomicU64,
 }
 
 /// The receiving ends that only the writer holds.
 pub(crate) struct WriterEnds {
     pub(crate) queue: Receiver<Outbound>,
-    pub(crate) wake: Receiver<()>,
 }
 
 /// What became of an enqueue.
@@ -169,7 +170,6 @@ impl Session {
         identity: Option<Identity>,
     ) -> (Arc<Session>, WriterEnds) {
         let (queue, queue_rx) = crossbeam_channel::bounded(capacity);
-        let (wake, wake_rx) = crossbeam_channel::bounded(1);
         let session = Session {
             id,
             peer,
@@ -177,10 +177,10 @@ impl Session {
             identity,
             queue,
             control: Mutex::new(Control::default()),
-            wake,
+            wake_pending: AtomicBool::new(false),
             skipped: AtomicU64::new(0),
         };
-        (Arc::new(session), WriterEnds { queue: queue_rx, wake: wake_rx })
+        (Arc::new(session), WriterEnds { queue: queue_rx })
     }
 
     /// Enqueues without blocking, as publishers do.
@@ -229,6 +229,12 @@ impl Session {
         first
     }
 
+    /// Re-arms the wake signal; the writer calls it before it looks at the control
+    /// state, so a request made after that look sends a new signal.
+    pub(crate) fn rearm_wake(&self) {
+        self.wake_pending.store(false, Ordering::Release);
+    }
+
     /// Returns the ending asked for, if any; it stays recorded.
     pub(crate) fn ending(&self) -> Option<Ending> {
         self.control.lock().ending.clone()
@@ -239,9 +245,13 @@ impl Session {
         self.control.lock().pong.take()
     }
 
+    /// Wakes the writer through its own queue, so it waits on one channel only. When
+    /// the queue is full the signal is not needed: the writer is busy, and it looks at
+    /// its control state after every batch and while a write stalls.
     fn wake(&self) {
-        // A full wake channel already holds a signal the writer has yet to see.
-        let _ = self.wake.try_send(());
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            let _ = self.queue.try_send(Outbound::Wake);
+        }
     }
 }
 
@@ -288,8 +298,11 @@ mod tests {
         assert!(session.request_end(Ending::Abort(DisconnectReason::ConnectionLost)));
         assert!(!session.request_end(Ending::Close(CloseCode::Away, DisconnectReason::Shutdown)));
         session.request_pong(b"x".to_vec());
-        assert_eq!(ends.wake.len(), 1);
-        assert_eq!(session.take_pong().as_deref(), Some(&b"x"[..]));
+        assert_eq!(ends.queue.len(), 1, "two requests, one signal");
+        session.rearm_wake();
+        session.request_pong(b"y".to_vec());
+        assert_eq!(ends.queue.len(), 2);
+        assert_eq!(session.take_pong().as_deref(), Some(&b"y"[..]));
         assert_eq!(session.take_pong(), None);
         assert_eq!(session.ending(), Some(Ending::Abort(DisconnectReason::ConnectionLost)));
     }
