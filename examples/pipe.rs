@@ -9,7 +9,7 @@
 //! After the input ends the hub keeps serving until Ctrl-C, or shuts down at once with
 //! `--exit` (what was queued is still written to every client first).
 
-use std::io::{BufRead, Write};
+use std::io::{BufReader, Write};
 use std::process::ExitCode;
 
 use wshub::{Hub, HubConfig, ProcessStatus};
@@ -42,13 +42,9 @@ fn run(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     std::io::stdout().flush()?;
 
     hub.send_process_status(&options.id, ProcessStatus::Running, 0)?;
-    let mut stdin = std::io::stdin().lock();
-    let mut line = Vec::new();
-    while stdin.read_until(b'\n', &mut line)? > 0 {
-        let text = String::from_utf8_lossy(&line);
-        hub.send_process_output(&options.id, text.trim_end_matches(['\n', '\r']))?;
-        line.clear();
-    }
+    // The forwarder applies the crate's line rules: lossy UTF-8, CRLF, long lines cut.
+    let stdin = BufReader::new(std::io::stdin());
+    hub.forward_lines(&options.id, stdin)?.join()?;
     hub.send_process_status(&options.id, ProcessStatus::Exited, 0)?;
 
     if !options.exit {

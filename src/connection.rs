@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tungstenite::Message as WsMessage;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 
+use crate::auth::Identity;
 use crate::frame::{self, SharedFrame};
 use crate::http::is_timeout;
 use crate::hub::Inner;
@@ -42,13 +43,22 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// A write buffer grown past this is given back after use.
 const KEEP_BUFFER: usize = 256 * 1024;
 
+/// At most this long and this many bytes are read away after the reader stopped.
+const DISCARD_TIME: Duration = Duration::from_millis(250);
+const DISCARD_BYTES: usize = 256 * 1024;
+
 /// How long one blocking write may wait before the ending and the write timeout are
 /// checked again.
 pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(250);
 
 /// Runs an upgraded connection to its end on the calling thread, which becomes the
 /// writer; `leftover` holds bytes the client sent right after its upgrade request.
-pub(crate) fn run(hub: Arc<Inner>, stream: TcpStream, leftover: Vec<u8>) {
+pub(crate) fn run(
+    hub: Arc<Inner>,
+    stream: TcpStream,
+    leftover: Vec<u8>,
+    identity: Option<Identity>,
+) {
     let peer = match stream.peer_addr() {
         Ok(peer) => peer,
         Err(_) => return,
@@ -62,7 +72,7 @@ pub(crate) fn run(hub: Arc<Inner>, stream: TcpStream, leftover: Vec<u8>) {
     }
 
     let id = hub.next_client_id();
-    let (session, ends) = Session::new(id, peer, config.queue_capacity);
+    let (session, ends) = Session::with_identity(id, peer, config.queue_capacity, identity);
     hub.registry.write().add_session(Arc::clone(&session));
     if hub.is_shut_down() {
         // Shutdown snapshots the sessions after raising its flag: this one may be missing.
@@ -85,6 +95,9 @@ pub(crate) fn run(hub: Arc<Inner>, stream: TcpStream, leftover: Vec<u8>) {
         }
     };
 
+    if reader.as_ref().is_ok_and(|reader| reader.is_finished()) {
+        discard_unread(&stream);
+    }
     let _ = stream.shutdown(Shutdown::Both);
     drop(writer);
     if let Ok(reader) = reader {
@@ -94,6 +107,23 @@ pub(crate) fn run(hub: Arc<Inner>, stream: TcpStream, leftover: Vec<u8>) {
     hub.registry.write().remove_session(id);
     log::debug!("client {id} disconnected: {reason}");
     hub.notify_disconnect(&client, &reason);
+}
+
+/// Reads away, for a moment, what the client sent after the reader stopped (the rest
+/// of an oversized message, say). Closing a socket with unread bytes resets the
+/// connection, and a reset can destroy the close frame still in flight.
+fn discard_unread(mut stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+    let deadline = Instant::now() + DISCARD_TIME;
+    let mut sink = [0u8; 8 * 1024];
+    let mut left = DISCARD_BYTES;
+    while left > 0 && Instant::now() < deadline {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 fn spawn_reader(
@@ -224,6 +254,9 @@ impl Reader {
             return self.reply_error(format!("cannot subscribe: {err}"));
         }
         let id = self.session.id;
+        if let Err(why) = self.hub.authorise(&self.session, channel) {
+            return self.reply_error(format!("cannot subscribe to {channel}: {why}"));
+        }
         let joined = self.hub.registry.write().subscribe(id, channel, config.max_subscriptions);
         match joined {
             Ok(Some(gate)) => {
@@ -312,13 +345,6 @@ fn ending_for(err: tungstenite::Error) -> Ending {
     }
 }
 
-/// What woke the writer.
-enum Event {
-    Frame(Outbound),
-    Control,
-    Heartbeat,
-}
-
 struct Writer {
     hub: Arc<Inner>,
     session: Arc<Session>,
@@ -345,37 +371,38 @@ impl Writer {
     /// Serves the queue until the connection ends; returns why it ended.
     fn run(&mut self, reader_gone: &Receiver<()>) -> DisconnectReason {
         loop {
-            let step = match self.wait() {
-                Event::Frame(item) => {
+            match self.wait() {
+                Some(item) => {
                     self.push(item);
                     self.drain();
-                    // A busy queue can keep the wake signal waiting; look once per batch.
-                    self.handle_control()
                 }
-                Event::Control => self.handle_control(),
-                Event::Heartbeat => {
+                None => {
                     self.next_ping = Instant::now() + self.hub.config.heartbeat_interval;
                     frame::ping(&mut self.out);
-                    Ok(())
                 }
-            };
-            let step = step.and_then(|()| self.write_out());
+            }
+            // Once per batch, whether or not a wake signal came: a full queue has no
+            // room for one.
+            let step = self.handle_control().and_then(|()| self.write_out());
             if let Err(ending) = step {
                 return self.finish(ending, reader_gone);
             }
         }
     }
 
-    /// Blocks until a frame, a control request or the next heartbeat.
-    fn wait(&self) -> Event {
+    /// Blocks until the queue has an item, or returns `None` when the next heartbeat is
+    /// due.
+    fn wait(&self) -> Option<Outbound> {
         let timeout = self.next_ping.saturating_duration_since(Instant::now());
-        select! {
-            recv(self.ends.queue) -> item => match item {
-                Ok(item) => Event::Frame(item),
-                Err(_) => Event::Control,
-            },
-            recv(self.ends.wake) -> _ => Event::Control,
-            default(timeout) => Event::Heartbeat,
+        match self.ends.queue.recv_timeout(timeout) {
+            Ok(item) => Some(item),
+            Err(RecvTimeoutError::Timeout) => None,
+            // The session holds the sending end while this writer runs; should that ever
+            // change, end rather than spin.
+            Err(RecvTimeoutError::Disconnected) => {
+                self.session.request_end(Ending::Abort(DisconnectReason::ConnectionLost));
+                Some(Outbound::Wake)
+            }
         }
     }
 
@@ -389,6 +416,7 @@ impl Writer {
                 gate.open();
                 frame
             }
+            Outbound::Wake => return,
         };
         self.out.extend_from_slice(frame.as_bytes());
     }
@@ -404,6 +432,7 @@ impl Writer {
     }
 
     fn handle_control(&mut self) -> Result<(), Ending> {
+        self.session.rearm_wake();
         if let Some(ending) = self.session.ending() {
             return Err(ending);
         }
@@ -427,7 +456,8 @@ impl Writer {
                 }
                 Err(err) if is_timeout(&err) => {
                     let since = *stalled_since.get_or_insert_with(Instant::now);
-                    if let Some(ending) = self.session.ending() {
+                    // A graceful ending still lets this write run to the write timeout.
+                    if let Some(ending) = self.session.ending().filter(|e| !e.is_graceful()) {
                         // Only an untouched batch still holds whole frames.
                         self.at_frame_boundary = written == 0;
                         return Err(ending);
@@ -455,10 +485,7 @@ impl Writer {
 
     /// Ends the connection the way `ending` asks and returns why it ended.
     fn finish(&mut self, ending: Ending, reader_gone: &Receiver<()>) -> DisconnectReason {
-        let graceful = matches!(
-            &ending,
-            Ending::Close(_, DisconnectReason::Shutdown | DisconnectReason::ClosedByServer)
-        );
+        let graceful = ending.is_graceful();
         if graceful && self.at_frame_boundary {
             // What was queued before a graceful close is still written, ahead of the
             // close frame; the batch in hand holds only whole frames.

@@ -1,7 +1,7 @@
 //! Just enough HTTP/1.1 for the upgrade: reading a request head under a total deadline,
 //! and writing short responses. Runs on connection threads before the upgrade.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 const READ_SLICE: Duration = Duration::from_millis(200);
 
 /// A request head as the upgrade policy and the program's HTTP handler see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` output leaves out the query string and the values of headers that carry
+/// credentials, so logging a request never logs a token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     method: String,
     path: String,
@@ -58,6 +61,28 @@ impl HttpRequest {
     /// Whether the request says HTTP/1.1 (or, in principle, later).
     pub(crate) fn is_http11(&self) -> bool {
         self.minor_version >= 1
+    }
+}
+
+/// Headers whose values are credentials; `Debug` shows them as redacted.
+const SECRET_HEADERS: [&str; 4] =
+    ["authorization", "proxy-authorization", "cookie", "sec-websocket-protocol"];
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers()
+            .map(|(name, value)| {
+                let secret = SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                (name, if secret { "<redacted>" } else { value })
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query.as_ref().map(|_| "<redacted>"))
+            .field("headers", &headers)
+            .finish()
     }
 }
 
@@ -285,6 +310,15 @@ mod tests {
         assert_eq!(request.header("host"), Some("a:1"));
         assert!(request.header_has_token("connection", "upgrade"));
         assert!(request.is_http11());
+    }
+
+    #[test]
+    fn debug_output_hides_credentials() {
+        let head = b"GET /ws?token=s3cret HTTP/1.1\r\nHost: a\r\n\
+                     Authorization: Bearer s3cret\r\nCookie: id=s3cret\r\n\r\n";
+        let text = format!("{:?}", parse_head(head, 16).unwrap());
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("\"Host\", \"a\""), "{text}");
     }
 
     #[test]

@@ -9,15 +9,19 @@ use std::time::{Duration, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::config::HubConfig;
+// `Error` is named in doc links only.
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 use crate::frame::SharedFrame;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::message::{Message, ProcessStatus};
 use crate::names::{self, PROCESS_PREFIX};
+use crate::policy::UpgradePolicy;
 use crate::registry::{Registry, Subscribers};
 use crate::session::{DisconnectReason, Ending, Enqueued, Outbound, Session};
 use crate::threads::ThreadGroup;
@@ -25,6 +29,8 @@ use crate::threads::ThreadGroup;
 type ConnectHook = Arc<dyn Fn(&ClientInfo) + Send + Sync>;
 type DisconnectHook = Arc<dyn Fn(&ClientInfo, &DisconnectReason) + Send + Sync>;
 pub(crate) type HttpHandler = Arc<dyn Fn(&HttpRequest) -> HttpResponse + Send + Sync>;
+pub(crate) type Authoriser =
+    Arc<dyn Fn(&ClientInfo, &str) -> std::result::Result<(), String> + Send + Sync>;
 
 /// A WebSocket hub: named channels, JSON messages, one bounded queue per client.
 ///
@@ -63,6 +69,9 @@ pub(crate) struct Inner {
     on_connect: RwLock<Option<ConnectHook>>,
     on_disconnect: RwLock<Option<DisconnectHook>>,
     pub(crate) http_handler: RwLock<Option<HttpHandler>>,
+    /// Origin policy and authenticator, applied before each `101`.
+    pub(crate) upgrade_policy: UpgradePolicy,
+    pub(crate) authoriser: RwLock<Option<Authoriser>>,
     /// Connections past the accept thread, upgraded or still in their handshake.
     connections: Arc<AtomicUsize>,
 }
@@ -115,6 +124,10 @@ pub struct ClientInfo {
     pub subscriptions: Vec<String>,
     /// Channel messages this client missed because its queue was full.
     pub skipped: u64,
+    /// The user the authenticator named; `None` when no authenticator is set.
+    pub user_id: Option<String>,
+    /// The claims the authenticator returned; empty when it returned none.
+    pub claims: Map<String, Value>,
 }
 
 impl Hub {
@@ -136,6 +149,8 @@ impl Hub {
             on_connect: RwLock::new(None),
             on_disconnect: RwLock::new(None),
             http_handler: RwLock::new(None),
+            upgrade_policy: UpgradePolicy::default(),
+            authoriser: RwLock::new(None),
             connections: Arc::new(AtomicUsize::new(0)),
         };
         Ok(Hub { inner: Arc::new(inner) })
@@ -235,7 +250,11 @@ impl Hub {
 
     /// Builds and sends a process message only when `process:{id}` has subscribers, so a
     /// call with nobody watching allocates nothing.
-    fn send_to_process(&self, id: &str, build: impl FnOnce() -> Message) -> Result<usize> {
+    pub(crate) fn send_to_process(
+        &self,
+        id: &str,
+        build: impl FnOnce() -> Message,
+    ) -> Result<usize> {
         names::check_process_id(id, self.inner.config.max_process_id_len)?;
         let mut room = [0u8; 256];
         let subscribers = match process_channel_in(&mut room, id) {
@@ -336,6 +355,10 @@ impl Hub {
 
     /// Stops every listener, closes every client with 1001 (going away) and joins every
     /// thread the hub started. Calling it again does nothing.
+    ///
+    /// Each client first gets every message queued for it before the call, in order,
+    /// and then the close frame, as long as its socket keeps taking bytes: a write that
+    /// stalls past the write timeout cuts the client off.
     ///
     /// Returns once all threads have ended, or after the close timeout plus the write
     /// timeout if a thread is stuck, which is logged.
@@ -463,6 +486,22 @@ impl Inner {
         }
     }
 
+    /// Asks the program's authoriser whether `session` may subscribe to `channel`; a
+    /// channel it already holds is not asked about again, and a panic refuses.
+    pub(crate) fn authorise(&self, session: &Session, channel: &str) -> Result<(), String> {
+        let Some(authoriser) = self.authoriser.read().clone() else {
+            return Ok(());
+        };
+        let client = self.client_info(session);
+        if client.subscriptions.binary_search_by(|held| held.as_str().cmp(channel)).is_ok() {
+            return Ok(());
+        }
+        catch_unwind(AssertUnwindSafe(|| authoriser(&client, channel))).unwrap_or_else(|_| {
+            log::warn!("the channel authoriser panicked; the subscribe is refused");
+            Err("the authoriser failed".to_owned())
+        })
+    }
+
     pub(crate) fn notify_disconnect(&self, client: &ClientInfo, reason: &DisconnectReason) {
         let hook = self.on_disconnect.read().clone();
         if let Some(hook) = hook {
@@ -485,6 +524,12 @@ fn client_info(registry: &Registry, session: &Session) -> ClientInfo {
         connected_at: session.connected_at,
         subscriptions: registry.channels_of(session.id),
         skipped: session.skipped(),
+        user_id: session.identity.as_ref().map(|identity| identity.user_id.clone()),
+        claims: session
+            .identity
+            .as_ref()
+            .map(|identity| identity.claims.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::auth::Identity;
 use crate::connection::{self, STACK_SIZE, WRITE_SLICE};
 use crate::error::{Error, Result};
 use crate::http::{self, HeadError, HeadLimits, HttpRequest, HttpResponse};
@@ -18,6 +19,9 @@ use crate::upgrade::{self, Verdict};
 /// How long the accept thread pauses after an accept error (out of file descriptors,
 /// say) before it tries again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How many reads of 4 KiB a refusal on the accept thread makes at most.
+const REFUSE_DRAIN_READS: usize = 16;
 
 /// A listener the hub serves; it knows its address and can be stopped.
 ///
@@ -152,8 +156,8 @@ fn admit(hub: &Arc<Inner>, stream: TcpStream) -> Result<()> {
     let conn_hub = Arc::clone(hub);
     let spawned = hub.threads.spawn("wshub-conn".into(), STACK_SIZE, move || {
         let _slot = slot;
-        if let Some(leftover) = handshake(&conn_hub, &stream) {
-            connection::run(conn_hub, stream, leftover);
+        if let Some((leftover, identity)) = handshake(&conn_hub, &stream) {
+            connection::run(conn_hub, stream, leftover, identity);
         }
     });
     Ok(spawned?)
@@ -167,16 +171,22 @@ fn unavailable(why: &str) -> HttpResponse {
 /// a fresh socket's send buffer.
 fn refuse_now(mut stream: &TcpStream, response: &HttpResponse) {
     let _ = stream.set_nonblocking(true);
-    // Take what the client already sent, so closing does not reset the connection.
+    // Take what the client already sent, so closing does not reset the connection; a
+    // bounded amount, so that a client that keeps sending cannot hold the accept thread.
     let mut sink = [0u8; 4096];
-    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    for _ in 0..REFUSE_DRAIN_READS {
+        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+            break;
+        }
+    }
     let _ = stream.write_all(&response.to_bytes(false));
     let _ = stream.shutdown(std::net::Shutdown::Write);
 }
 
 /// Reads the request head and answers it; returns the bytes that followed an accepted
-/// upgrade, or `None` when the connection was answered and closed.
-fn handshake(hub: &Inner, stream: &TcpStream) -> Option<Vec<u8>> {
+/// upgrade and the client's identity, or `None` when the connection was answered and
+/// closed.
+fn handshake(hub: &Inner, stream: &TcpStream) -> Option<(Vec<u8>, Option<Identity>)> {
     let config = &hub.config;
     let limits = HeadLimits {
         max_bytes: config.max_request_bytes,
@@ -206,7 +216,13 @@ fn handshake(hub: &Inner, stream: &TcpStream) -> Option<Vec<u8>> {
             if hub.is_shut_down() {
                 unavailable("the server is shutting down")
             } else {
-                return switch(hub, stream, &accept).then_some(leftover);
+                let peer = stream.peer_addr().ok()?;
+                match hub.upgrade_policy.admit(&request, peer) {
+                    Ok(identity) => {
+                        return switch(hub, stream, &accept).then_some((leftover, identity));
+                    }
+                    Err(response) => response,
+                }
             }
         }
         Verdict::Plain => plain(hub, &request),

@@ -4,13 +4,14 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 use tungstenite::protocol::frame::coding::CloseCode;
 
+use crate::auth::Identity;
 use crate::frame::SharedFrame;
 
 /// Why a client's connection ended, as the disconnect callback and the logs report it.
@@ -58,6 +59,8 @@ pub(crate) enum Outbound {
     Channel(SharedFrame, Arc<Gate>),
     /// A `subscribed` confirmation; writing it opens the subscription's gate.
     Opening(SharedFrame, Arc<Gate>),
+    /// Tells a writer waiting on the queue to look at its [`Control`].
+    Wake,
 }
 
 /// The state of one subscription as its client's writer sees it.
@@ -104,6 +107,17 @@ pub(crate) enum Ending {
     Abort(DisconnectReason),
 }
 
+impl Ending {
+    /// Whether the client is still owed what was queued for it before the close frame:
+    /// on shutdown and on [`Hub::disconnect`](crate::Hub::disconnect).
+    pub(crate) fn is_graceful(&self) -> bool {
+        matches!(
+            self,
+            Ending::Close(_, DisconnectReason::Shutdown | DisconnectReason::ClosedByServer)
+        )
+    }
+}
+
 /// Work for the writer that does not go through the bounded queue.
 #[derive(Debug, Default)]
 pub(crate) struct Control {
@@ -119,17 +133,18 @@ pub(crate) struct Session {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
     pub(crate) connected_at: SystemTime,
+    /// Who the authenticator said the client is; `None` without an authenticator.
+    pub(crate) identity: Option<Identity>,
     queue: Sender<Outbound>,
     control: Mutex<Control>,
-    /// Wakes a writer blocked on its queue; capacity one, so signals coalesce.
-    wake: Sender<()>,
+    /// Set while a [`Outbound::Wake`] is on its way, so that signals coalesce.
+    wake_pending: AtomicBool,
     skipped: AtomicU64,
 }
 
 /// The receiving ends that only the writer holds.
 pub(crate) struct WriterEnds {
     pub(crate) queue: Receiver<Outbound>,
-    pub(crate) wake: Receiver<()>,
 }
 
 /// What became of an enqueue.
@@ -141,19 +156,31 @@ pub(crate) enum Enqueued {
 }
 
 impl Session {
+    /// Returns a session without an identity, as the unit tests build them.
+    #[cfg(test)]
     pub(crate) fn new(id: u64, peer: SocketAddr, capacity: usize) -> (Arc<Session>, WriterEnds) {
+        Session::with_identity(id, peer, capacity, None)
+    }
+
+    /// Returns a session and the ends of its queue that only its writer may hold.
+    pub(crate) fn with_identity(
+        id: u64,
+        peer: SocketAddr,
+        capacity: usize,
+        identity: Option<Identity>,
+    ) -> (Arc<Session>, WriterEnds) {
         let (queue, queue_rx) = crossbeam_channel::bounded(capacity);
-        let (wake, wake_rx) = crossbeam_channel::bounded(1);
         let session = Session {
             id,
             peer,
             connected_at: SystemTime::now(),
+            identity,
             queue,
             control: Mutex::new(Control::default()),
-            wake,
+            wake_pending: AtomicBool::new(false),
             skipped: AtomicU64::new(0),
         };
-        (Arc::new(session), WriterEnds { queue: queue_rx, wake: wake_rx })
+        (Arc::new(session), WriterEnds { queue: queue_rx })
     }
 
     /// Enqueues without blocking, as publishers do.
@@ -202,6 +229,12 @@ impl Session {
         first
     }
 
+    /// Re-arms the wake signal; the writer calls it before it looks at the control
+    /// state, so a request made after that look sends a new signal.
+    pub(crate) fn rearm_wake(&self) {
+        self.wake_pending.store(false, Ordering::Release);
+    }
+
     /// Returns the ending asked for, if any; it stays recorded.
     pub(crate) fn ending(&self) -> Option<Ending> {
         self.control.lock().ending.clone()
@@ -212,9 +245,13 @@ impl Session {
         self.control.lock().pong.take()
     }
 
+    /// Wakes the writer through its own queue, so it waits on one channel only. When
+    /// the queue is full the signal is not needed: the writer is busy, and it looks at
+    /// its control state after every batch and while a write stalls.
     fn wake(&self) {
-        // A full wake channel already holds a signal the writer has yet to see.
-        let _ = self.wake.try_send(());
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            let _ = self.queue.try_send(Outbound::Wake);
+        }
     }
 }
 
@@ -261,8 +298,11 @@ mod tests {
         assert!(session.request_end(Ending::Abort(DisconnectReason::ConnectionLost)));
         assert!(!session.request_end(Ending::Close(CloseCode::Away, DisconnectReason::Shutdown)));
         session.request_pong(b"x".to_vec());
-        assert_eq!(ends.wake.len(), 1);
-        assert_eq!(session.take_pong().as_deref(), Some(&b"x"[..]));
+        assert_eq!(ends.queue.len(), 1, "two requests, one signal");
+        session.rearm_wake();
+        session.request_pong(b"y".to_vec());
+        assert_eq!(ends.queue.len(), 2);
+        assert_eq!(session.take_pong().as_deref(), Some(&b"y"[..]));
         assert_eq!(session.take_pong(), None);
         assert_eq!(session.ending(), Some(Ending::Abort(DisconnectReason::ConnectionLost)));
     }

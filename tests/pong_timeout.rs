@@ -11,8 +11,8 @@ use wshub::{DisconnectReason, HubConfig};
 
 fn short_timeouts() -> HubConfig {
     HubConfig {
-        heartbeat_interval: Duration::from_millis(100),
-        pong_timeout: Duration::from_millis(400),
+        heartbeat_interval: Duration::from_millis(200),
+        pong_timeout: Duration::from_millis(1_000),
         ..HubConfig::default()
     }
 }
@@ -38,8 +38,8 @@ fn a_client_that_answers_pings_stays() {
     let (hub, server) = start(short_timeouts());
     let mut client = Client::connect(&server);
     // Reading lets the client answer each ping; stay well past several pong timeouts.
-    for _ in 0..4 {
-        match client.next(Duration::from_millis(400)) {
+    for _ in 0..5 {
+        match client.next(Duration::from_millis(500)) {
             Seen::Nothing => {}
             other => panic!("expected only pings, saw {other:?}"),
         }

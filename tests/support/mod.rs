@@ -1,9 +1,18 @@
 //! Helpers shared by the integration tests: a hub on a free loopback port, a WebSocket
-//! client whose every wait is bounded, and a count of the process's threads.
+//! client whose every wait is bounded, a count of the process's threads, plain HTTP
+//! requests, and the `stream` example run as a child.
 
 #![allow(dead_code, reason = "each test binary uses a different part of the helpers")]
 
+pub mod access;
+pub mod canary;
+pub mod interop;
+pub mod raw;
+
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -132,6 +141,20 @@ impl Client {
         }
     }
 
+    /// Reads the messages of one process run up to its final status, which comes last.
+    pub fn until_final_status(&mut self) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let message = self.recv_json();
+            let done =
+                message["type"] == "process_status" && message["data"]["status"] != "running";
+            seen.push(message);
+            if done {
+                return seen;
+            }
+        }
+    }
+
     /// Reads until a close frame arrives and returns its code; skips JSON on the way.
     pub fn expect_close(&mut self) -> u16 {
         let deadline = Instant::now() + PATIENCE;
@@ -167,6 +190,125 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
 }
 
+/// Returns a command that runs `script` with `sh -c`.
+pub fn sh(script: &str) -> Command {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(script);
+    command
+}
+
+/// Returns the `data` of the `process_output` messages of one stream, in order.
+pub fn lines_of(messages: &[Value], stream: &str) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|m| m["type"] == "process_output")
+        .filter(|m| m["stream"].as_str().unwrap_or("stdout") == stream)
+        .map(|m| m["data"].as_str().expect("a string").to_owned())
+        .collect()
+}
+
+/// A plain HTTP response, read to the end of the connection.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    /// Returns the value of a header, matched without regard to case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// Sends one HTTP/1.1 request to `addr` (host and port) and reads the whole reply.
+pub fn http(addr: &str, method: &str, target: &str) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    let request =
+        format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send the request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the reply");
+    let text = String::from_utf8(raw).expect("a UTF-8 reply");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+    Reply { status, head: head.to_owned(), body: body.to_owned() }
+}
+
+/// The `stream` example running as a child process; killed when dropped.
+pub struct Example {
+    child: Child,
+    /// The page URL it printed first, such as `http://127.0.0.1:1234/`.
+    pub url: String,
+    stdout: Option<JoinHandle<()>>,
+}
+
+impl Example {
+    /// Starts the example with `args` and waits for the URL it prints first.
+    pub fn start(args: &[&str]) -> Example {
+        let path = example_binary("stream");
+        let mut child = Command::new(&path)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot run {}: {err}", path.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (first, line) = crossbeam_channel::bounded(1);
+        // Reads the first line, then drains the rest so the example never blocks on it.
+        let reader = std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = first.send(lines.next().and_then(Result::ok));
+            lines.for_each(drop);
+        });
+        let mut example = Example { child, url: String::new(), stdout: Some(reader) };
+        match line.recv_timeout(PATIENCE) {
+            Ok(Some(url)) => example.url = url,
+            other => panic!("the example printed no URL: {other:?}"),
+        }
+        example
+    }
+
+    /// Returns the host and port the example serves on.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://").trim_end_matches('/')
+    }
+
+    /// Returns the URL of the example's WebSocket.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr())
+    }
+
+    /// Waits for the example to exit by itself and returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("the example's status") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the example did not exit within {PATIENCE:?}");
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.stdout.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
 /// Connects with a receive buffer of `bytes`, so the client's socket fills up quickly
 /// once it stops reading.
 pub fn connect_with_small_buffer(server: &Server, bytes: usize) -> Client {
@@ -184,52 +326,13 @@ pub fn connect_with_small_buffer(server: &Server, bytes: usize) -> Client {
 /// Opens a WebSocket connection by hand, with no library on the client side, so that a
 /// test controls every byte; returns the socket right after the `101` response.
 pub fn raw_upgrade(server: &Server) -> TcpStream {
-    use std::io::{Read, Write};
-    let mut stream = TcpStream::connect(server.local_addr()).expect("connect");
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        server.local_addr()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).expect("a response");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-    stream
+    raw::upgraded(server)
 }
 
 /// Reads server frames from a raw socket until a close frame and returns its code,
 /// skipping pings and data; `None` if the connection ends first.
 pub fn raw_read_close_code(stream: &mut TcpStream) -> Option<u16> {
-    use std::io::Read;
-    loop {
-        let mut header = [0u8; 2];
-        stream.read_exact(&mut header).ok()?;
-        let len = match header[1] & 0x7f {
-            126 => {
-                let mut ext = [0u8; 2];
-                stream.read_exact(&mut ext).ok()?;
-                u16::from_be_bytes(ext) as usize
-            }
-            127 => {
-                let mut ext = [0u8; 8];
-                stream.read_exact(&mut ext).ok()?;
-                u64::from_be_bytes(ext) as usize
-            }
-            n => n as usize,
-        };
-        let mut payload = vec![0u8; len];
-        stream.read_exact(&mut payload).ok()?;
-        if header[0] & 0x0f == 0x8 {
-            return Some(u16::from_be_bytes([payload[0], payload[1]]));
-        }
-    }
+    raw::read_close_code(stream)
 }
 
 /// Returns the path of a built example, building it first if needed.
