@@ -267,8 +267,7 @@ fn wait_for_quiet() {
 
 /// Runs one scenario in a fresh process, echoing its output and collecting its results.
 fn run_child(spec: &Spec, options: &Options, collected: &mut Collected) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|err| err.to_string())?;
-    let mut child = Command::new(exe)
+    let mut child = Command::new(procfs::OWN_BINARY)
         .args(["--scenario", spec.scenario.name()])
         .args(["--n", &spec.n.to_string()])
         .args(["--rate", &spec.rate.to_string()])

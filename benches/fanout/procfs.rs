@@ -9,6 +9,10 @@
 use std::fs;
 use std::time::Duration;
 
+/// The running binary itself. Started through this link, a scenario or subscriber
+/// process is the same program even when a rebuild replaced the file on disk meanwhile.
+pub const OWN_BINARY: &str = "/proc/self/exe";
+
 /// Clock ticks per second of the times in `/proc/<pid>/stat`: `USER_HZ`, which Linux
 /// fixes at 100 for that interface.
 const TICKS_PER_SECOND: u64 = 100;

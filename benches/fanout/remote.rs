@@ -13,6 +13,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::procfs;
 use crate::subscribers::ROLE_VAR;
 use crate::targets::Kind;
 
@@ -39,8 +40,7 @@ impl Answer {
 impl Remote {
     /// Starts `n` subscribers of `kind`'s protocol against `addr`.
     pub fn spawn(kind: Kind, addr: SocketAddr, n: usize) -> Result<Remote, String> {
-        let exe = std::env::current_exe().map_err(|err| format!("own path: {err}"))?;
-        let mut child = Command::new(exe)
+        let mut child = Command::new(procfs::OWN_BINARY)
             .env(ROLE_VAR, format!("{} {addr} {n}", kind.client_mode()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
