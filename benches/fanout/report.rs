@@ -191,12 +191,12 @@ impl Collected {
                 (Some(c), Some(s), Some(q)) => Some(c >= n && s == 0.0 && q <= p99),
                 _ => None,
             };
-            let shown = ratio.map_or_else(|| "-".into(), |q| format!("{q:.2}x"));
+            let shown = ratio.map_or_else(|| "-".into(), |q| format!("{q:.3}x"));
             (key, format!("all connected, no skips, p99 <= {p99}x reference (is {shown})"), met)
         };
         let ratio_at_least = |key: &'static str, figure: &str, what: &str, at_least: f64| {
             let ratio = self.median_ratio(key, figure);
-            let shown = ratio.map_or_else(|| "-".into(), |q| format!("{q:.2}x"));
+            let shown = ratio.map_or_else(|| "-".into(), |q| format!("{q:.3}x"));
             (
                 key,
                 format!("{what} >= {at_least}x reference (is {shown})"),
