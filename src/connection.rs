@@ -35,7 +35,7 @@ pub(crate) const STACK_SIZE: usize = 256 * 1024;
 
 /// Initial capacity of tungstenite's read buffer: inbound messages are small requests,
 /// and the buffer grows for the rare larger one.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 
 /// A batch stops growing past this many bytes and is written out.
 const BATCH_BYTES: usize = 64 * 1024;
