@@ -140,6 +140,8 @@ pub(crate) struct Session {
     writer: Thread,
     /// Set when the control state holds something the writer has not looked at.
     control_pending: AtomicBool,
+    /// Set from an enqueue until the waker thread unparks the writer.
+    wake_marked: AtomicBool,
     skipped: AtomicU64,
 }
 
@@ -181,18 +183,17 @@ impl Session {
             control: Mutex::new(Control::default()),
             writer,
             control_pending: AtomicBool::new(false),
+            wake_marked: AtomicBool::new(false),
             skipped: AtomicU64::new(0),
         };
         (Arc::new(session), WriterEnds { queue: queue_rx })
     }
 
-    /// Enqueues without blocking, as publishers do.
+    /// Enqueues without blocking, as publishers do; the writer is not woken here (see
+    /// [`Session::mark_for_wake`]).
     pub(crate) fn try_enqueue(&self, item: Outbound) -> Enqueued {
         match self.queue.try_send(item) {
-            Ok(()) => {
-                self.writer.unpark();
-                Enqueued::Yes
-            }
+            Ok(()) => Enqueued::Yes,
             Err(TrySendError::Full(_)) => Enqueued::Full,
             Err(TrySendError::Disconnected(_)) => Enqueued::Gone,
         }
@@ -206,6 +207,19 @@ impl Session {
         let sent = self.queue.send(item).is_ok();
         self.writer.unpark();
         sent
+    }
+
+    /// Marks the writer for the waker thread; returns true when the caller must submit
+    /// the session, false when an earlier mark is still waiting.
+    pub(crate) fn mark_for_wake(&self) -> bool {
+        !self.wake_marked.swap(true, Ordering::AcqRel)
+    }
+
+    /// Clears the mark, then unparks the writer; a later enqueue marks again. Called by
+    /// the waker thread.
+    pub(crate) fn wake_writer(&self) {
+        self.wake_marked.store(false, Ordering::Release);
+        self.writer.unpark();
     }
 
     /// Records a skipped delivery.
