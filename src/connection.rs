@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tungstenite::Message as WsMessage;
@@ -35,7 +35,7 @@ pub(crate) const STACK_SIZE: usize = 256 * 1024;
 
 /// Initial capacity of tungstenite's read buffer: inbound messages are small requests,
 /// and the buffer grows for the rare larger one.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 
 /// A batch stops growing past this many bytes and is written out.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -72,7 +72,8 @@ pub(crate) fn run(
     }
 
     let id = hub.next_client_id();
-    let (session, ends) = Session::with_identity(id, peer, config.queue_capacity, identity);
+    let (session, ends) =
+        Session::with_identity(id, peer, config.queue_capacity, identity, thread::current());
     hub.registry.write().add_session(Arc::clone(&session));
     if hub.is_shut_down() {
         // Shutdown snapshots the sessions after raising its flag: this one may be missing.
@@ -345,6 +346,13 @@ fn ending_for(err: tungstenite::Error) -> Ending {
     }
 }
 
+/// Why the writer woke up.
+enum Wake {
+    Item(Outbound),
+    Control,
+    Heartbeat,
+}
+
 struct Writer {
     hub: Arc<Inner>,
     session: Arc<Session>,
@@ -372,17 +380,16 @@ impl Writer {
     fn run(&mut self, reader_gone: &Receiver<()>) -> DisconnectReason {
         loop {
             match self.wait() {
-                Some(item) => {
+                Wake::Item(item) => {
                     self.push(item);
                     self.drain();
                 }
-                None => {
+                Wake::Control => {}
+                Wake::Heartbeat => {
                     self.next_ping = Instant::now() + self.hub.config.heartbeat_interval;
                     frame::ping(&mut self.out);
                 }
             }
-            // Once per batch, whether or not a wake signal came: a full queue has no
-            // room for one.
             let step = self.handle_control().and_then(|()| self.write_out());
             if let Err(ending) = step {
                 return self.finish(ending, reader_gone);
@@ -390,19 +397,33 @@ impl Writer {
         }
     }
 
-    /// Blocks until the queue has an item, or returns `None` when the next heartbeat is
-    /// due.
-    fn wait(&self) -> Option<Outbound> {
-        let timeout = self.next_ping.saturating_duration_since(Instant::now());
-        match self.ends.queue.recv_timeout(timeout) {
-            Ok(item) => Some(item),
-            Err(RecvTimeoutError::Timeout) => None,
-            // The session holds the sending end while this writer runs; should that ever
-            // change, end rather than spin.
-            Err(RecvTimeoutError::Disconnected) => {
-                self.session.request_end(Ending::Abort(DisconnectReason::ConnectionLost));
-                Some(Outbound::Wake)
+    /// Parks until the queue has an item, a control request comes or the next heartbeat
+    /// is due.
+    ///
+    /// Publishers unpark the writer after each enqueue. A thread's park token outlives
+    /// an unpark that comes before the park, so no wake-up is lost between the look at
+    /// the queue and the park. The writer parks directly instead of through a blocking
+    /// `recv`, whose spin-then-yield prelude costs thousands of idle writers a round of
+    /// `sched_yield` calls each per message.
+    fn wait(&self) -> Wake {
+        loop {
+            match self.ends.queue.try_recv() {
+                Ok(item) => return Wake::Item(item),
+                Err(TryRecvError::Empty) => {}
+                // The session holds the sending end while this writer runs; should that
+                // ever change, end rather than spin.
+                Err(TryRecvError::Disconnected) => {
+                    self.session.request_end(Ending::Abort(DisconnectReason::ConnectionLost));
+                }
             }
+            if self.session.has_control() {
+                return Wake::Control;
+            }
+            let now = Instant::now();
+            if now >= self.next_ping {
+                return Wake::Heartbeat;
+            }
+            thread::park_timeout(self.next_ping - now);
         }
     }
 
@@ -416,7 +437,6 @@ impl Writer {
                 gate.open();
                 frame
             }
-            Outbound::Wake => return,
         };
         self.out.extend_from_slice(frame.as_bytes());
     }
@@ -432,7 +452,9 @@ impl Writer {
     }
 
     fn handle_control(&mut self) -> Result<(), Ending> {
-        self.session.rearm_wake();
+        if !self.session.take_control_mark() {
+            return Ok(());
+        }
         if let Some(ending) = self.session.ending() {
             return Err(ending);
         }

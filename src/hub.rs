@@ -25,6 +25,10 @@ use crate::policy::UpgradePolicy;
 use crate::registry::{Registry, Subscribers};
 use crate::session::{DisconnectReason, Ending, Enqueued, Outbound, Session};
 use crate::threads::ThreadGroup;
+use crate::wake::WakeQueue;
+
+/// Stack size of the waker thread, which only unparks threads.
+const WAKER_STACK: usize = 64 * 1024;
 
 type ConnectHook = Arc<dyn Fn(&ClientInfo) + Send + Sync>;
 type DisconnectHook = Arc<dyn Fn(&ClientInfo, &DisconnectReason) + Send + Sync>;
@@ -61,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) config: HubConfig,
     pub(crate) registry: RwLock<Registry>,
     pub(crate) threads: Arc<ThreadGroup>,
+    /// Unparks the writers whose queues publishers filled.
+    wakes: Arc<WakeQueue>,
     counters: Counters,
     next_client_id: AtomicU64,
     shut_down: AtomicBool,
@@ -131,17 +137,21 @@ pub struct ClientInfo {
 }
 
 impl Hub {
-    /// Returns a hub with the given settings; nothing listens until [`Hub::listen`].
+    /// Returns a hub with the given settings and starts its waker thread; nothing
+    /// listens until [`Hub::listen`].
     ///
     /// # Errors
     ///
-    /// [`Error::Config`](crate::Error::Config) when a setting is out of range (see [`HubConfig::validate`]).
+    /// [`Error::Config`](crate::Error::Config) when a setting is out of range (see
+    /// [`HubConfig::validate`]); [`Error::Io`](crate::Error::Io) when the waker thread
+    /// cannot be started.
     pub fn new(config: HubConfig) -> Result<Hub> {
         config.validate()?;
         let inner = Inner {
             config,
             registry: RwLock::new(Registry::default()),
             threads: Arc::new(ThreadGroup::default()),
+            wakes: Arc::new(WakeQueue::default()),
             counters: Counters::default(),
             next_client_id: AtomicU64::new(1),
             shut_down: AtomicBool::new(false),
@@ -153,6 +163,8 @@ impl Hub {
             authoriser: RwLock::new(None),
             connections: Arc::new(AtomicUsize::new(0)),
         };
+        let wakes = Arc::clone(&inner.wakes);
+        inner.threads.spawn("wshub-wake".into(), WAKER_STACK, move || wakes.run())?;
         Ok(Hub { inner: Arc::new(inner) })
     }
 
@@ -375,6 +387,7 @@ impl Hub {
         for session in sessions {
             session.request_end(Ending::Close(CloseCode::Away, DisconnectReason::Shutdown));
         }
+        self.inner.wakes.stop();
         let bound = self.inner.config.close_timeout + self.inner.config.write_timeout;
         let left = self.inner.threads.join_all(bound + Duration::from_secs(1));
         if left > 0 {
@@ -396,6 +409,13 @@ impl std::fmt::Debug for Hub {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone without a shutdown: let the waker thread end too.
+        self.wakes.stop();
+    }
+}
+
 impl Inner {
     pub(crate) fn subscribers(&self, channel: &str) -> Option<Subscribers> {
         self.registry.read().subscribers(channel)
@@ -405,10 +425,16 @@ impl Inner {
     pub(crate) fn fan_out(&self, subscribers: &Subscribers, frame: &SharedFrame) -> usize {
         let mut delivered = 0;
         let mut skipped = 0;
+        let mut to_wake = Vec::new();
         for subscriber in subscribers.iter() {
             let item = Outbound::Channel(frame.clone(), Arc::clone(&subscriber.gate));
             match subscriber.session.try_enqueue(item) {
-                Enqueued::Yes => delivered += 1,
+                Enqueued::Yes => {
+                    delivered += 1;
+                    if subscriber.session.mark_for_wake() {
+                        to_wake.push(Arc::clone(&subscriber.session));
+                    }
+                }
                 Enqueued::Full => {
                     subscriber.session.count_skip();
                     skipped += 1;
@@ -416,15 +442,22 @@ impl Inner {
                 Enqueued::Gone => {}
             }
         }
+        self.wakes.submit(to_wake);
         self.count(delivered, skipped);
         delivered
     }
 
     fn broadcast_frame(&self, sessions: &[Arc<Session>], frame: &SharedFrame) -> usize {
         let mut delivered = 0;
+        let mut to_wake = Vec::new();
         for session in sessions {
             match session.try_enqueue(Outbound::Plain(frame.clone())) {
-                Enqueued::Yes => delivered += 1,
+                Enqueued::Yes => {
+                    delivered += 1;
+                    if session.mark_for_wake() {
+                        to_wake.push(Arc::clone(session));
+                    }
+                }
                 Enqueued::Full => {
                     let ending = Ending::Close(CloseCode::Policy, DisconnectReason::TooSlow);
                     if session.request_end(ending) {
@@ -434,6 +467,7 @@ impl Inner {
                 Enqueued::Gone => {}
             }
         }
+        self.wakes.submit(to_wake);
         self.count(delivered, 0);
         delivered
     }

@@ -89,8 +89,10 @@
 //! One accept thread per listener. Each connection has a writer thread (which also ran
 //! its handshake) and a reader thread. Only the writer writes to the socket: it drains
 //! the client's queue in batches, sends protocol pings every heartbeat, answers pings and
-//! sends the close frame. [`Hub::shutdown`] closes every client with 1001 and joins every
-//! thread before it returns.
+//! sends the close frame. Publishers only enqueue; one waker thread per hub unparks the
+//! writers whose queues gained items, so a publish to thousands of clients costs the
+//! publisher no system call. [`Hub::shutdown`] closes every client with 1001 and joins
+//! every thread before it returns.
 //!
 //! # Wire protocol
 //!
@@ -201,6 +203,7 @@ mod server;
 mod session;
 mod threads;
 mod upgrade;
+mod wake;
 
 pub use auth::{
     ApiKeys, Authenticator, BearerToken, Identity, QueryToken, Rejection, RejectionKind,

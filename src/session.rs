@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::thread::Thread;
 use std::time::SystemTime;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -59,8 +60,6 @@ pub(crate) enum Outbound {
     Channel(SharedFrame, Arc<Gate>),
     /// A `subscribed` confirmation; writing it opens the subscription's gate.
     Opening(SharedFrame, Arc<Gate>),
-    /// Tells a writer waiting on the queue to look at its [`Control`].
-    Wake,
 }
 
 /// The state of one subscription as its client's writer sees it.
@@ -137,8 +136,12 @@ pub(crate) struct Session {
     pub(crate) identity: Option<Identity>,
     queue: Sender<Outbound>,
     control: Mutex<Control>,
-    /// Set while a [`Outbound::Wake`] is on its way, so that signals coalesce.
-    wake_pending: AtomicBool,
+    /// The writer thread, unparked after every enqueue and control request.
+    writer: Thread,
+    /// Set when the control state holds something the writer has not looked at.
+    control_pending: AtomicBool,
+    /// Set from an enqueue until the waker thread unparks the writer.
+    wake_marked: AtomicBool,
     skipped: AtomicU64,
 }
 
@@ -159,7 +162,7 @@ impl Session {
     /// Returns a session without an identity, as the unit tests build them.
     #[cfg(test)]
     pub(crate) fn new(id: u64, peer: SocketAddr, capacity: usize) -> (Arc<Session>, WriterEnds) {
-        Session::with_identity(id, peer, capacity, None)
+        Session::with_identity(id, peer, capacity, None, std::thread::current())
     }
 
     /// Returns a session and the ends of its queue that only its writer may hold.
@@ -168,6 +171,7 @@ impl Session {
         peer: SocketAddr,
         capacity: usize,
         identity: Option<Identity>,
+        writer: Thread,
     ) -> (Arc<Session>, WriterEnds) {
         let (queue, queue_rx) = crossbeam_channel::bounded(capacity);
         let session = Session {
@@ -177,13 +181,16 @@ impl Session {
             identity,
             queue,
             control: Mutex::new(Control::default()),
-            wake_pending: AtomicBool::new(false),
+            writer,
+            control_pending: AtomicBool::new(false),
+            wake_marked: AtomicBool::new(false),
             skipped: AtomicU64::new(0),
         };
         (Arc::new(session), WriterEnds { queue: queue_rx })
     }
 
-    /// Enqueues without blocking, as publishers do.
+    /// Enqueues without blocking, as publishers do; the writer is not woken here (see
+    /// [`Session::mark_for_wake`]).
     pub(crate) fn try_enqueue(&self, item: Outbound) -> Enqueued {
         match self.queue.try_send(item) {
             Ok(()) => Enqueued::Yes,
@@ -197,7 +204,22 @@ impl Session {
     /// Only the client's reader calls this, so a client that does not read only slows
     /// its own requests; the wait ends when the writer exits. Returns false then.
     pub(crate) fn enqueue_reply(&self, item: Outbound) -> bool {
-        self.queue.send(item).is_ok()
+        let sent = self.queue.send(item).is_ok();
+        self.writer.unpark();
+        sent
+    }
+
+    /// Marks the writer for the waker thread; returns true when the caller must submit
+    /// the session, false when an earlier mark is still waiting.
+    pub(crate) fn mark_for_wake(&self) -> bool {
+        !self.wake_marked.swap(true, Ordering::AcqRel)
+    }
+
+    /// Clears the mark, then unparks the writer; a later enqueue marks again. Called by
+    /// the waker thread.
+    pub(crate) fn wake_writer(&self) {
+        self.wake_marked.store(false, Ordering::Release);
+        self.writer.unpark();
     }
 
     /// Records a skipped delivery.
@@ -212,7 +234,7 @@ impl Session {
     /// Asks the writer to answer a ping.
     pub(crate) fn request_pong(&self, payload: Vec<u8>) {
         self.control.lock().pong = Some(payload);
-        self.wake();
+        self.wake_for_control();
     }
 
     /// Asks the writer to end the connection; returns false if an ending was already set.
@@ -225,14 +247,20 @@ impl Session {
             }
             first
         };
-        self.wake();
+        self.wake_for_control();
         first
     }
 
-    /// Re-arms the wake signal; the writer calls it before it looks at the control
-    /// state, so a request made after that look sends a new signal.
-    pub(crate) fn rearm_wake(&self) {
-        self.wake_pending.store(false, Ordering::Release);
+    /// Whether a control request came since the writer last looked; clears the mark.
+    /// The writer calls it before it looks, so a request made during the look marks
+    /// again.
+    pub(crate) fn take_control_mark(&self) -> bool {
+        self.control_pending.swap(false, Ordering::AcqRel)
+    }
+
+    /// Whether a control request is waiting, without clearing the mark.
+    pub(crate) fn has_control(&self) -> bool {
+        self.control_pending.load(Ordering::Acquire)
     }
 
     /// Returns the ending asked for, if any; it stays recorded.
@@ -245,13 +273,9 @@ impl Session {
         self.control.lock().pong.take()
     }
 
-    /// Wakes the writer through its own queue, so it waits on one channel only. When
-    /// the queue is full the signal is not needed: the writer is busy, and it looks at
-    /// its control state after every batch and while a write stalls.
-    fn wake(&self) {
-        if !self.wake_pending.swap(true, Ordering::AcqRel) {
-            let _ = self.queue.try_send(Outbound::Wake);
-        }
+    fn wake_for_control(&self) {
+        self.control_pending.store(true, Ordering::Release);
+        self.writer.unpark();
     }
 }
 
@@ -298,10 +322,12 @@ mod tests {
         assert!(session.request_end(Ending::Abort(DisconnectReason::ConnectionLost)));
         assert!(!session.request_end(Ending::Close(CloseCode::Away, DisconnectReason::Shutdown)));
         session.request_pong(b"x".to_vec());
-        assert_eq!(ends.queue.len(), 1, "two requests, one signal");
-        session.rearm_wake();
+        assert!(session.has_control());
+        assert!(session.take_control_mark());
+        assert!(!session.take_control_mark(), "the mark is taken once");
         session.request_pong(b"y".to_vec());
-        assert_eq!(ends.queue.len(), 2);
+        assert!(session.has_control());
+        assert!(ends.queue.is_empty(), "control does not use the queue");
         assert_eq!(session.take_pong().as_deref(), Some(&b"y"[..]));
         assert_eq!(session.take_pong(), None);
         assert_eq!(session.ending(), Some(Ending::Abort(DisconnectReason::ConnectionLost)));

@@ -19,8 +19,9 @@ fn shutdown_closes_with_1001_and_joins_every_thread() {
     }
     // A connection that never sends its request sits in its handshake.
     let half_open = TcpStream::connect(server.local_addr()).unwrap();
-    // The accept thread, a reader and a writer per client, and the handshaking thread.
-    let expected = baseline + 1 + 2 * clients.len() + 1;
+    // The waker and accept threads, a reader and a writer per client, and the
+    // handshaking thread.
+    let expected = baseline + 2 + 2 * clients.len() + 1;
     assert!(wait_until(PATIENCE, || thread_count() == expected), "{}", thread_count());
 
     hub.send_process_output("final", "last words").unwrap();
