@@ -84,8 +84,12 @@ fn slow_and_fast(hub: &Hub, server: &wshub::Server, channel: &str) -> (Client, C
 fn channel_sends_skip_a_stalled_client_and_keep_it() {
     let (hub, server) = start_default();
     let (mut slow, fast) = slow_and_fast(&hub, &server, "process:busy");
-    let slow_id = hub.clients()[0].id;
-    let fast_id = hub.clients()[1].id;
+    // Ids follow the order in which handshakes finish: find each client by its address.
+    let id_of = |client: &Client| {
+        let addr = client.ws.get_ref().local_addr().unwrap();
+        hub.clients().into_iter().find(|c| c.peer_addr == addr).expect("connected").id
+    };
+    let (slow_id, fast_id) = (id_of(&slow), id_of(&fast));
 
     let (numbers, reader) = spawn_fast_reader(fast);
     let publisher_hub = hub.clone();
