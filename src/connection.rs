@@ -400,11 +400,12 @@ impl Writer {
     /// Parks until the queue has an item, a control request comes or the next heartbeat
     /// is due.
     ///
-    /// Publishers unpark the writer after each enqueue. A thread's park token outlives
-    /// an unpark that comes before the park, so no wake-up is lost between the look at
-    /// the queue and the park. The writer parks directly instead of through a blocking
-    /// `recv`, whose spin-then-yield prelude costs thousands of idle writers a round of
-    /// `sched_yield` calls each per message.
+    /// The hub's waker thread unparks the writer after publishers enqueued for it, and
+    /// the reader and the hub unpark it with their replies and control requests. A
+    /// thread's park token outlives an unpark that comes before the park, so no wake-up
+    /// is lost between the look at the queue and the park. The writer parks directly
+    /// instead of through a blocking `recv`, whose spin-then-yield prelude costs
+    /// thousands of idle writers a round of `sched_yield` calls each per message.
     fn wait(&self) -> Wake {
         loop {
             match self.ends.queue.try_recv() {
