@@ -148,6 +148,8 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<u8, wshub::Error> {
     let hub = Hub::new(HubConfig::default())?;
+    // Checked before anything is served: the id also goes into the page.
+    hub.config().check_process_id(&args.id)?;
     let page = PAGE.replace("__PROCESS_ID__", &args.id);
     let progress = Arc::new(Progress::default());
     let site = Site { page, hub: hub.clone(), progress: Arc::clone(&progress) };

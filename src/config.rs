@@ -116,6 +116,27 @@ impl HubConfig {
         self.validate_path()
     }
 
+    /// Checks a channel name against the naming rules and [`HubConfig::max_channel_len`],
+    /// as publishing and subscribing do.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidChannel`] saying which rule the name breaks.
+    pub fn check_channel(&self, name: &str) -> Result<()> {
+        crate::names::check_channel(name, self.max_channel_len)
+    }
+
+    /// Checks a process id against the naming rules and
+    /// [`HubConfig::max_process_id_len`], as the process calls do; useful before
+    /// accepting an id from a user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidProcessId`] saying which rule the id breaks.
+    pub fn check_process_id(&self, id: &str) -> Result<()> {
+        crate::names::check_process_id(id, self.max_process_id_len)
+    }
+
     fn validate_sizes(&self) -> Result<()> {
         let at_least_one = [
             ("queue_capacity", self.queue_capacity),
@@ -197,6 +218,14 @@ mod tests {
     fn pong_timeout_must_exceed_heartbeat() {
         let text = broken(|c| c.pong_timeout = Duration::from_secs(30));
         assert!(text.contains("pong_timeout (30s)"), "{text}");
+    }
+
+    #[test]
+    fn names_are_checked_against_the_limits() {
+        let config = HubConfig { max_process_id_len: 4, ..HubConfig::default() };
+        assert!(config.check_process_id("abcd").is_ok());
+        assert!(matches!(config.check_process_id("abcde"), Err(Error::InvalidProcessId(_))));
+        assert!(matches!(config.check_channel("a b"), Err(Error::InvalidChannel(_))));
     }
 
     #[test]

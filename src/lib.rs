@@ -132,7 +132,9 @@
 //! # Names
 //!
 //! Channel names are 1 to 256 bytes of ASCII letters, digits and `- _ . : / @ +`; process
-//! ids the same without `:` and `/`, at most 128 bytes. Both limits are in [`HubConfig`].
+//! ids the same without `:` and `/`, at most 128 bytes. Both limits are in [`HubConfig`],
+//! whose [`HubConfig::check_channel`] and [`HubConfig::check_process_id`] apply the rules
+//! to names that come from users.
 //!
 //! # HTTP
 //!

@@ -56,3 +56,15 @@ fn a_crash_is_the_exit_code_of_the_example() {
     assert_eq!(last["data"], json!({"status": "crashed", "exitCode": 137, "signal": "SIGKILL"}));
     assert_eq!(example.wait_exit(), Some(137));
 }
+
+#[test]
+fn a_bad_process_id_is_refused_before_anything_is_served() {
+    let output = std::process::Command::new(support::example_binary("stream"))
+        .args(["--addr", "127.0.0.1:0", "--id", "bad:id", "--", "true"])
+        .output()
+        .expect("run the example");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "no URL is printed for a bad id");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid process id"), "{stderr}");
+}
