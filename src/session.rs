@@ -218,7 +218,9 @@ impl Session {
     /// Clears the mark, then unparks the writer; a later enqueue marks again. Called by
     /// the waker thread.
     pub(crate) fn wake_writer(&self) {
-        self.wake_marked.store(false, Ordering::Release);
+        // A swap, not a store: reading the mark acquires the enqueues of every
+        // publisher that found it set, so the writer this unparks sees their items.
+        self.wake_marked.swap(false, Ordering::AcqRel);
         self.writer.unpark();
     }
 
