@@ -27,11 +27,8 @@ use crate::hub::Inner;
 use crate::message::{Message, MessageType};
 use crate::names;
 use crate::registry::Refusal;
-use crate::session::{DisconnectReason, Ending, Outbound, Session, WriterEnds};
-
-/// Stack size of the reader and writer threads; their deepest use is JSON parsing,
-/// which `serde_json` bounds at 128 levels of nesting.
-pub(crate) const STACK_SIZE: usize = 256 * 1024;
+use crate::session::{DisconnectReason, Ending, Outbound, Session};
+use crate::threads::STACK_SIZE;
 
 /// Initial capacity of tungstenite's read buffer: inbound messages are small requests,
 /// and the buffer grows for the rare larger one.
@@ -72,7 +69,7 @@ pub(crate) fn run(
     }
 
     let id = hub.next_client_id();
-    let (session, ends) =
+    let (session, queue) =
         Session::with_identity(id, peer, config.queue_capacity, identity, thread::current());
     hub.registry.write().add_session(Arc::clone(&session));
     if hub.is_shut_down() {
@@ -82,7 +79,8 @@ pub(crate) fn run(
 
     let (reader_done, reader_gone) = crossbeam_channel::bounded::<()>(0);
     let reader = spawn_reader(&hub, &session, &stream, leftover, reader_done);
-    let mut writer = Writer::new(Arc::clone(&hub), Arc::clone(&session), Arc::clone(&stream), ends);
+    let mut writer =
+        Writer::new(Arc::clone(&hub), Arc::clone(&session), Arc::clone(&stream), queue);
     let reason = match &reader {
         Ok(_) => {
             log::debug!("client {id} connected from {peer}");
@@ -357,7 +355,8 @@ struct Writer {
     hub: Arc<Inner>,
     session: Arc<Session>,
     stream: Arc<TcpStream>,
-    ends: WriterEnds,
+    /// The receiving end of the client's queue; nobody else holds one.
+    queue: Receiver<Outbound>,
     /// Bytes of whole frames waiting for the socket.
     out: Vec<u8>,
     /// False once a write stopped in the middle of a frame: no close frame can follow.
@@ -370,10 +369,10 @@ impl Writer {
         hub: Arc<Inner>,
         session: Arc<Session>,
         stream: Arc<TcpStream>,
-        ends: WriterEnds,
+        queue: Receiver<Outbound>,
     ) -> Self {
         let next_ping = Instant::now() + hub.config.heartbeat_interval;
-        Writer { hub, session, stream, ends, out: Vec::new(), at_frame_boundary: true, next_ping }
+        Writer { hub, session, stream, queue, out: Vec::new(), at_frame_boundary: true, next_ping }
     }
 
     /// Serves the queue until the connection ends; returns why it ended.
@@ -408,7 +407,7 @@ impl Writer {
     /// thousands of idle writers a round of `sched_yield` calls each per message.
     fn wait(&self) -> Wake {
         loop {
-            match self.ends.queue.try_recv() {
+            match self.queue.try_recv() {
                 Ok(item) => return Wake::Item(item),
                 Err(TryRecvError::Empty) => {}
                 // The session holds the sending end while this writer runs; should that
@@ -445,7 +444,7 @@ impl Writer {
     /// Takes whatever else is ready, up to one batch.
     fn drain(&mut self) {
         while self.out.len() < BATCH_BYTES {
-            match self.ends.queue.try_recv() {
+            match self.queue.try_recv() {
                 Ok(item) => self.push(item),
                 Err(_) => break,
             }
@@ -512,7 +511,7 @@ impl Writer {
         if graceful && self.at_frame_boundary {
             // What was queued before a graceful close is still written, ahead of the
             // close frame; the batch in hand holds only whole frames.
-            while let Ok(item) = self.ends.queue.try_recv() {
+            while let Ok(item) = self.queue.try_recv() {
                 self.push(item);
             }
         } else {

@@ -621,7 +621,7 @@ mod tests {
 
         let pointers: Vec<*const u8> = queues
             .iter()
-            .map(|ends| match ends.queue.try_recv().unwrap() {
+            .map(|queue| match queue.try_recv().unwrap() {
                 Outbound::Channel(frame, _) => frame.as_bytes().as_ptr(),
                 _ => panic!("a channel message"),
             })

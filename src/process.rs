@@ -20,10 +20,7 @@ use crate::hub::Hub;
 use crate::lines::{self, MIN_LINE_CAP};
 use crate::message::{Message, OutputStream, ProcessStatus};
 use crate::names;
-
-/// Stack size of reader and supervisor threads; they decode lines and serialise short
-/// messages, nothing deep.
-const STACK_SIZE: usize = 256 * 1024;
+use crate::threads::STACK_SIZE;
 
 /// How much of a pipe one read takes in.
 const READ_BUFFER: usize = 32 * 1024;

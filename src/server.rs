@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::auth::Identity;
-use crate::connection::{self, STACK_SIZE, WRITE_SLICE};
+use crate::connection::{self, WRITE_SLICE};
 use crate::error::{Error, Result};
 use crate::http::{self, HeadError, HeadLimits, HttpRequest, HttpResponse};
 use crate::hub::{Hub, Inner};
+use crate::threads::STACK_SIZE;
 use crate::upgrade::{self, Verdict};
 
 /// How long the accept thread pauses after an accept error (out of file descriptors,

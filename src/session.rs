@@ -145,11 +145,6 @@ pub(crate) struct Session {
     skipped: AtomicU64,
 }
 
-/// The receiving ends that only the writer holds.
-pub(crate) struct WriterEnds {
-    pub(crate) queue: Receiver<Outbound>,
-}
-
 /// What became of an enqueue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Enqueued {
@@ -161,18 +156,22 @@ pub(crate) enum Enqueued {
 impl Session {
     /// Returns a session without an identity, as the unit tests build them.
     #[cfg(test)]
-    pub(crate) fn new(id: u64, peer: SocketAddr, capacity: usize) -> (Arc<Session>, WriterEnds) {
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        capacity: usize,
+    ) -> (Arc<Session>, Receiver<Outbound>) {
         Session::with_identity(id, peer, capacity, None, std::thread::current())
     }
 
-    /// Returns a session and the ends of its queue that only its writer may hold.
+    /// Returns a session and the receiving end of its queue, for its writer alone.
     pub(crate) fn with_identity(
         id: u64,
         peer: SocketAddr,
         capacity: usize,
         identity: Option<Identity>,
         writer: Thread,
-    ) -> (Arc<Session>, WriterEnds) {
+    ) -> (Arc<Session>, Receiver<Outbound>) {
         let (queue, queue_rx) = crossbeam_channel::bounded(capacity);
         let session = Session {
             id,
@@ -186,7 +185,7 @@ impl Session {
             wake_marked: AtomicBool::new(false),
             skipped: AtomicU64::new(0),
         };
-        (Arc::new(session), WriterEnds { queue: queue_rx })
+        (Arc::new(session), queue_rx)
     }
 
     /// Enqueues without blocking, as publishers do; the writer is not woken here (see
@@ -329,7 +328,7 @@ mod tests {
         assert!(!session.take_control_mark(), "the mark is taken once");
         session.request_pong(b"y".to_vec());
         assert!(session.has_control());
-        assert!(ends.queue.is_empty(), "control does not use the queue");
+        assert!(ends.is_empty(), "control does not use the queue");
         assert_eq!(session.take_pong().as_deref(), Some(&b"y"[..]));
         assert_eq!(session.take_pong(), None);
         assert_eq!(session.ending(), Some(Ending::Abort(DisconnectReason::ConnectionLost)));

@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+/// Stack size of the hub's connection, accept and process threads. Their deepest use
+/// is parsing JSON, which `serde_json` bounds at 128 levels of nesting; only the pages
+/// a thread touches count towards memory.
+pub(crate) const STACK_SIZE: usize = 256 * 1024;
+
 #[derive(Default)]
 struct State {
     running: HashMap<u64, JoinHandle<()>>,

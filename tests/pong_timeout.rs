@@ -6,7 +6,7 @@ mod support;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::{Client, PATIENCE, Seen, raw_read_close_code, raw_upgrade, start};
+use support::{Client, PATIENCE, Seen, raw, start};
 use wshub::{DisconnectReason, HubConfig};
 
 fn short_timeouts() -> HubConfig {
@@ -25,10 +25,10 @@ fn a_silent_peer_is_closed_after_the_pong_timeout() {
         let _ = reasons.send((client.id, reason.clone()));
     });
 
-    let mut silent = raw_upgrade(&server);
+    let mut silent = raw::upgraded(&server);
     let (_, reason) = reported.recv_timeout(PATIENCE).expect("the silent peer is dropped");
     assert_eq!(reason, DisconnectReason::PongTimeout);
-    assert_eq!(raw_read_close_code(&mut silent), Some(1001));
+    assert_eq!(raw::read_close_code(&mut silent), Some(1001));
     assert_eq!(hub.client_count(), 0);
     hub.shutdown();
 }

@@ -323,18 +323,6 @@ pub fn connect_with_small_buffer(server: &Server, bytes: usize) -> Client {
     Client { ws }
 }
 
-/// Opens a WebSocket connection by hand, with no library on the client side, so that a
-/// test controls every byte; returns the socket right after the `101` response.
-pub fn raw_upgrade(server: &Server) -> TcpStream {
-    raw::upgraded(server)
-}
-
-/// Reads server frames from a raw socket until a close frame and returns its code,
-/// skipping pings and data; `None` if the connection ends first.
-pub fn raw_read_close_code(stream: &mut TcpStream) -> Option<u16> {
-    raw::read_close_code(stream)
-}
-
 /// Returns the path of a built example, building it first if needed.
 pub fn example_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
