@@ -2,15 +2,15 @@
 //! is the only code that writes to the socket; the reader parses frames and requests.
 //!
 //! Quit protocol: whoever sees the end first records an [`Ending`] in the session and
-//! wakes the writer. The writer sends the close frame the ending calls for, waits briefly
-//! for the reader, shuts the socket down (which unblocks a reader still in `read`), drops
-//! its queue (which unblocks a reader waiting for room), joins the reader, and only then
-//! removes the client from the hub.
+//! wakes the writer. The writer closes its queue (which turns away later enqueues and
+//! unblocks a reader waiting for room), sends the close frame the ending calls for, waits
+//! briefly for the reader, shuts the socket down (which unblocks a reader still in
+//! `read`), joins the reader, and only then removes the client from the hub.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -32,7 +32,7 @@ use crate::threads::STACK_SIZE;
 
 /// Initial capacity of tungstenite's read buffer: inbound messages are small requests,
 /// and the buffer grows for the rare larger one.
-const READ_BUFFER: usize = 1024;
+const READ_BUFFER: usize = 512;
 
 /// A batch stops growing past this many bytes and is written out.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -79,8 +79,14 @@ pub(crate) fn run(
 
     let (reader_done, reader_gone) = crossbeam_channel::bounded::<()>(0);
     let reader = spawn_reader(&hub, &session, &stream, leftover, reader_done);
-    let mut writer =
-        Writer::new(Arc::clone(&hub), Arc::clone(&session), Arc::clone(&stream), queue);
+    let reader_thread = reader.as_ref().ok().map(|reader| reader.thread().clone());
+    let mut writer = Writer::new(
+        Arc::clone(&hub),
+        Arc::clone(&session),
+        Arc::clone(&stream),
+        queue,
+        reader_thread,
+    );
     let reason = match &reader {
         Ok(_) => {
             log::debug!("client {id} connected from {peer}");
@@ -115,7 +121,9 @@ fn discard_unread(mut stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
     let deadline = Instant::now() + DISCARD_TIME;
-    let mut sink = [0u8; 8 * 1024];
+    // On the heap: a buffer this size in the frame would make the connection's thread
+    // touch two more stack pages for its whole life.
+    let mut sink = vec![0u8; 8 * 1024];
     let mut left = DISCARD_BYTES;
     while left > 0 && Instant::now() < deadline {
         match stream.read(&mut sink) {
@@ -357,6 +365,10 @@ struct Writer {
     stream: Arc<TcpStream>,
     /// The receiving end of the client's queue; nobody else holds one.
     queue: Receiver<Outbound>,
+    /// Items taken from the queue and not yet given back to its count.
+    taken: usize,
+    /// The reader, unparked when it waits for room for a reply.
+    reader: Option<Thread>,
     /// Bytes of whole frames waiting for the socket.
     out: Vec<u8>,
     /// False once a write stopped in the middle of a frame: no close frame can follow.
@@ -370,9 +382,20 @@ impl Writer {
         session: Arc<Session>,
         stream: Arc<TcpStream>,
         queue: Receiver<Outbound>,
+        reader: Option<Thread>,
     ) -> Self {
         let next_ping = Instant::now() + hub.config.heartbeat_interval;
-        Writer { hub, session, stream, queue, out: Vec::new(), at_frame_boundary: true, next_ping }
+        Writer {
+            hub,
+            session,
+            stream,
+            queue,
+            taken: 0,
+            reader,
+            out: Vec::new(),
+            at_frame_boundary: true,
+            next_ping,
+        }
     }
 
     /// Serves the queue until the connection ends; returns why it ended.
@@ -382,6 +405,7 @@ impl Writer {
                 Wake::Item(item) => {
                     self.push(item);
                     self.drain();
+                    self.release();
                 }
                 Wake::Control => {}
                 Wake::Heartbeat => {
@@ -429,6 +453,7 @@ impl Writer {
 
     /// Adds a queued frame to the batch, unless its subscription is not open.
     fn push(&mut self, item: Outbound) {
+        self.taken += 1;
         let frame = match item {
             Outbound::Plain(frame) => frame,
             Outbound::Channel(frame, gate) if gate.is_open() => frame,
@@ -447,6 +472,16 @@ impl Writer {
             match self.queue.try_recv() {
                 Ok(item) => self.push(item),
                 Err(_) => break,
+            }
+        }
+    }
+
+    /// Gives the room of the items taken back to the queue, waking a reader that waits
+    /// for it.
+    fn release(&mut self) {
+        if self.session.release(std::mem::take(&mut self.taken)) {
+            if let Some(reader) = &self.reader {
+                reader.unpark();
             }
         }
     }
@@ -507,6 +542,11 @@ impl Writer {
 
     /// Ends the connection the way `ending` asks and returns why it ended.
     fn finish(&mut self, ending: Ending, reader_gone: &Receiver<()>) -> DisconnectReason {
+        // Later enqueues are refused, and a reader waiting for room gives up.
+        self.session.close_queue();
+        if let Some(reader) = &self.reader {
+            reader.unpark();
+        }
         let graceful = ending.is_graceful();
         if graceful && self.at_frame_boundary {
             // What was queued before a graceful close is still written, ahead of the

@@ -4,11 +4,11 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::thread::Thread;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::thread::{self, Thread};
+use std::time::{Duration, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use tungstenite::protocol::frame::coding::CloseCode;
 
@@ -127,7 +127,16 @@ pub(crate) struct Control {
     pub(crate) ending: Option<Ending>,
 }
 
+/// How long a reader waiting for room in the queue sleeps between looks, should a
+/// wake-up from the writer not come.
+const ROOM_RECHECK: Duration = Duration::from_millis(100);
+
 /// The shared half of a connection.
+///
+/// The outbound queue is an unbounded crossbeam channel held to `capacity` items by a
+/// count, rather than a bounded one: a bounded channel allocates all its slots up front
+/// (about 10 KiB for 256 items), while this one allocates blocks of a few dozen slots as
+/// items come and frees them as the writer takes them, so an idle client costs little.
 pub(crate) struct Session {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
@@ -135,6 +144,13 @@ pub(crate) struct Session {
     /// Who the authenticator said the client is; `None` without an authenticator.
     pub(crate) identity: Option<Identity>,
     queue: Sender<Outbound>,
+    /// Items queued and not yet taken by the writer; never above `capacity` for long.
+    queued: AtomicUsize,
+    capacity: usize,
+    /// Set by the writer once it takes nothing more from the queue.
+    queue_closed: AtomicBool,
+    /// Set while the reader waits for room for a reply; the writer then unparks it.
+    room_wanted: AtomicBool,
     control: Mutex<Control>,
     /// The writer thread, unparked after every enqueue and control request.
     writer: Thread,
@@ -172,13 +188,17 @@ impl Session {
         identity: Option<Identity>,
         writer: Thread,
     ) -> (Arc<Session>, Receiver<Outbound>) {
-        let (queue, queue_rx) = crossbeam_channel::bounded(capacity);
+        let (queue, queue_rx) = crossbeam_channel::unbounded();
         let session = Session {
             id,
             peer,
             connected_at: SystemTime::now(),
             identity,
             queue,
+            queued: AtomicUsize::new(0),
+            capacity,
+            queue_closed: AtomicBool::new(false),
+            room_wanted: AtomicBool::new(false),
             control: Mutex::new(Control::default()),
             writer,
             control_pending: AtomicBool::new(false),
@@ -190,22 +210,78 @@ impl Session {
 
     /// Enqueues without blocking, as publishers do; the writer is not woken here (see
     /// [`Session::mark_for_wake`]).
+    ///
+    /// Two publishers racing for the last free slot may both be refused: a skip, never
+    /// an item over the capacity.
     pub(crate) fn try_enqueue(&self, item: Outbound) -> Enqueued {
-        match self.queue.try_send(item) {
-            Ok(()) => Enqueued::Yes,
-            Err(TrySendError::Full(_)) => Enqueued::Full,
-            Err(TrySendError::Disconnected(_)) => Enqueued::Gone,
+        if self.queue_closed.load(Ordering::Acquire) {
+            return Enqueued::Gone;
         }
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Enqueued::Full;
+        }
+        self.push(item)
     }
 
     /// Enqueues a reply to the client's own request, waiting for room if needed.
     ///
     /// Only the client's reader calls this, so a client that does not read only slows
-    /// its own requests; the wait ends when the writer exits. Returns false then.
+    /// its own requests. Returns false, without waiting further, once the writer has
+    /// stopped taking items.
     pub(crate) fn enqueue_reply(&self, item: Outbound) -> bool {
-        let sent = self.queue.send(item).is_ok();
+        if !self.wait_for_room() {
+            return false;
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        let sent = self.push(item) == Enqueued::Yes;
         self.writer.unpark();
         sent
+    }
+
+    fn push(&self, item: Outbound) -> Enqueued {
+        match self.queue.send(item) {
+            Ok(()) => Enqueued::Yes,
+            Err(_) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                Enqueued::Gone
+            }
+        }
+    }
+
+    /// Parks the reader until the queue has room; returns false if the writer stopped.
+    fn wait_for_room(&self) -> bool {
+        loop {
+            if self.queue_closed.load(Ordering::Acquire) {
+                return false;
+            }
+            if self.queued.load(Ordering::SeqCst) < self.capacity {
+                return true;
+            }
+            // Ask for a wake-up, then look again: the writer takes items before it reads
+            // the request, so one of the two sees the other.
+            self.room_wanted.store(true, Ordering::SeqCst);
+            if self.queued.load(Ordering::SeqCst) >= self.capacity
+                && !self.queue_closed.load(Ordering::SeqCst)
+            {
+                thread::park_timeout(ROOM_RECHECK);
+            }
+            self.room_wanted.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Records that the writer took `count` items; returns true when the reader waits
+    /// for room and should be unparked. Called by the writer.
+    pub(crate) fn release(&self, count: usize) -> bool {
+        if count > 0 {
+            self.queued.fetch_sub(count, Ordering::SeqCst);
+        }
+        self.room_wanted.load(Ordering::SeqCst)
+    }
+
+    /// Refuses every later item; called by the writer before it stops taking them.
+    pub(crate) fn close_queue(&self) {
+        self.queue_closed.store(true, Ordering::SeqCst);
     }
 
     /// Marks the writer for the waker thread; returns true when the caller must submit
@@ -301,9 +377,48 @@ mod tests {
         assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Yes);
         assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Yes);
         assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Full);
+        assert!(ends.try_recv().is_ok());
+        assert!(!session.release(1), "nobody waits for room");
+        assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Yes);
+        assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Full);
         drop(ends);
+        session.close_queue();
         assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Gone);
         assert!(!session.enqueue_reply(Outbound::Plain(frame())));
+    }
+
+    #[test]
+    fn a_reply_waits_for_room_until_the_writer_takes_an_item() {
+        let (session, ends) = Session::new(1, "127.0.0.1:1".parse().unwrap(), 1);
+        assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Yes);
+        let replier = Arc::clone(&session);
+        let reader = thread::spawn(move || replier.enqueue_reply(Outbound::Plain(frame())));
+
+        // Play the writer: once the reader asks for room, take an item and wake it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !session.room_wanted.load(Ordering::SeqCst) {
+            assert!(std::time::Instant::now() < deadline, "the reader never waited");
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(ends.try_recv().is_ok());
+        if session.release(1) {
+            reader.thread().unpark();
+        }
+        assert!(reader.join().unwrap(), "the reply was queued");
+        assert!(ends.try_recv().is_ok());
+        assert!(ends.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_reply_waiting_for_room_gives_up_when_the_queue_closes() {
+        let (session, _ends) = Session::new(1, "127.0.0.1:1".parse().unwrap(), 1);
+        assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Yes);
+        let replier = Arc::clone(&session);
+        let reader = thread::spawn(move || replier.enqueue_reply(Outbound::Plain(frame())));
+        thread::sleep(Duration::from_millis(20));
+        session.close_queue();
+        reader.thread().unpark();
+        assert!(!reader.join().unwrap());
     }
 
     #[test]
