@@ -1,6 +1,6 @@
 //! Listening: the accept thread, the connection cap, and the handshake that turns an
 //! accepted socket into a connection. The accept thread only admits; every handshake
-//! runs on the new connection's own thread.
+//! runs on a thread of its own, which starts the connection's threads and ends.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+
 use crate::auth::Identity;
 use crate::connection::{self, WRITE_SLICE};
 use crate::error::{Error, Result};
 use crate::http::{self, HeadError, HeadLimits, HttpRequest, HttpResponse};
-use crate::hub::{Hub, Inner};
+use crate::hub::{ConnectionSlot, Hub, Inner};
 use crate::threads::STACK_SIZE;
 use crate::upgrade::{self, Verdict};
 
@@ -155,13 +157,50 @@ fn admit(hub: &Arc<Inner>, stream: TcpStream) -> Result<()> {
     };
     let _ = stream.set_nodelay(true);
     let conn_hub = Arc::clone(hub);
-    let spawned = hub.threads.spawn("wshub-conn".into(), STACK_SIZE, move || {
-        let _slot = slot;
+    let spawned = hub.threads.spawn("wshub-upgrade".into(), STACK_SIZE, move || {
         if let Some((leftover, identity)) = handshake(&conn_hub, &stream) {
-            connection::run(conn_hub, stream, leftover, identity);
+            start(conn_hub, Connection { stream, leftover, identity, slot });
         }
     });
     Ok(spawned?)
+}
+
+/// An upgraded socket on its way to the thread that serves it.
+struct Connection {
+    stream: TcpStream,
+    leftover: Vec<u8>,
+    identity: Option<Identity>,
+    /// The connection's place under the cap, held until the connection ends.
+    slot: ConnectionSlot,
+}
+
+/// Serves an upgraded connection on a new thread and lets the handshake thread end.
+///
+/// The handshake's buffers, freed by now, would otherwise stay in the thread-local
+/// cache of the allocator for the connection's whole life, along with the stack the
+/// handshake touched: about 2 KiB per idle connection. Should no thread be available,
+/// the handshake thread serves the connection itself.
+fn start(hub: Arc<Inner>, connection: Connection) {
+    let parcel = Arc::new(Mutex::new(Some(connection)));
+    let taken = Arc::clone(&parcel);
+    let conn_hub = Arc::clone(&hub);
+    let spawned = hub.threads.spawn("wshub-conn".into(), STACK_SIZE, move || {
+        if let Some(connection) = taken.lock().take() {
+            serve_upgraded(conn_hub, connection);
+        }
+    });
+    if let Err(err) = spawned {
+        log::debug!("no thread for a connection, the handshake thread serves it: {err}");
+        if let Some(connection) = parcel.lock().take() {
+            serve_upgraded(hub, connection);
+        }
+    }
+}
+
+fn serve_upgraded(hub: Arc<Inner>, connection: Connection) {
+    let Connection { stream, leftover, identity, slot } = connection;
+    connection::run(hub, stream, leftover, identity);
+    drop(slot);
 }
 
 fn unavailable(why: &str) -> HttpResponse {
