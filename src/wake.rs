@@ -11,10 +11,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
 use crate::session::Session;
+
+/// A round of at least this many wake-ups, followed by more, means sustained load.
+const HEAVY_ROUND: usize = 256;
+
+/// The longest pause after a heavy round.
+const LINGER_MAX: Duration = Duration::from_millis(5);
 
 /// Sessions waiting for their writer to be unparked, and the thread that does it.
 #[derive(Default)]
@@ -56,8 +63,15 @@ impl WakeQueue {
                 thread::park();
                 continue;
             }
+            let round = batch.len();
+            let started = Instant::now();
             for session in batch.drain(..) {
                 session.wake_writer();
+            }
+            // Let the writers just woken work, and their queues fill, before waking them
+            // again; see the module docs.
+            if round >= HEAVY_ROUND && !self.pending.lock().is_empty() {
+                thread::sleep(started.elapsed().min(LINGER_MAX));
             }
         }
         *self.waker.lock() = None;
@@ -74,8 +88,6 @@ impl WakeQueue {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use super::*;
 
     #[test]
