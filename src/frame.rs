@@ -15,9 +15,23 @@ const MAX_HEADER: usize = 10;
 
 /// A complete, unmasked text frame, header and payload, ready for the socket.
 ///
-/// Cloning it copies a pointer; every subscriber's queue holds the same bytes.
+/// Cloning it copies one pointer; every subscriber's queue holds the same bytes. The
+/// handle is a single pointer so that a queue slot stays small: an idle client keeps a
+/// block of its queue's slots allocated.
 #[derive(Clone)]
-pub(crate) struct SharedFrame(Arc<[u8]>);
+pub(crate) struct SharedFrame(Arc<Encoded>);
+
+/// The buffer a message was serialised into, and where its frame begins in it: room
+/// for the longest header is reserved before the payload, and the real header ends
+/// where the payload starts.
+struct Encoded {
+    start: usize,
+    buffer: Vec<u8>,
+}
+
+/// Spare capacity past which an encoded buffer is shrunk to fit, so that a queued frame
+/// does not hold twice its size.
+const MAX_SPARE: usize = 1024;
 
 impl SharedFrame {
     /// Serialises `message` once and frames it as one text frame.
@@ -34,29 +48,33 @@ impl SharedFrame {
         let start = MAX_HEADER - header.len(payload_len);
         let mut slot = &mut buffer[start..MAX_HEADER];
         header.format(payload_len, &mut slot).expect("header fits its reserved room");
-        Ok(SharedFrame(Arc::from(&buffer[start..])))
+        if buffer.capacity() - buffer.len() > MAX_SPARE {
+            buffer.shrink_to_fit();
+        }
+        Ok(SharedFrame(Arc::new(Encoded { start, buffer })))
     }
 
     /// Returns the frame's bytes, header included.
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.0.buffer[self.0.start..]
     }
 
     /// Returns the JSON payload without the frame header.
     #[cfg(test)]
     pub(crate) fn payload(&self) -> &[u8] {
-        let header_len = match self.0[1] & 0x7f {
+        let bytes = self.as_bytes();
+        let header_len = match bytes[1] & 0x7f {
             126 => 4,
             127 => 10,
             _ => 2,
         };
-        &self.0[header_len..]
+        &bytes[header_len..]
     }
 }
 
 impl std::fmt::Debug for SharedFrame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SharedFrame({} bytes)", self.0.len())
+        write!(f, "SharedFrame({} bytes)", self.as_bytes().len())
     }
 }
 

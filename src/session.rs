@@ -422,6 +422,13 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_item_is_three_words() {
+        // Each idle client keeps one block of 31 queue slots: a word more per item is
+        // 248 bytes more per connection.
+        assert!(std::mem::size_of::<Outbound>() <= 24, "{}", std::mem::size_of::<Outbound>());
+    }
+
+    #[test]
     fn a_gate_opens_once_and_closes_for_good() {
         let gate = Gate::default();
         assert!(!gate.is_open());
