@@ -144,7 +144,8 @@ pub(crate) struct Session {
     /// Who the authenticator said the client is; `None` without an authenticator.
     pub(crate) identity: Option<Identity>,
     queue: Sender<Outbound>,
-    /// Items queued and not yet taken by the writer; never above `capacity` for long.
+    /// Places taken in the queue: items queued or being queued and not yet taken by the
+    /// writer. Never above `capacity`, so a refusal always means a full queue.
     queued: AtomicUsize,
     capacity: usize,
     /// Set by the writer once it takes nothing more from the queue.
@@ -210,15 +211,11 @@ impl Session {
 
     /// Enqueues without blocking, as publishers do; the writer is not woken here (see
     /// [`Session::mark_for_wake`]).
-    ///
-    /// Two publishers racing for the last free slot may both be refused: a skip, never
-    /// an item over the capacity.
     pub(crate) fn try_enqueue(&self, item: Outbound) -> Enqueued {
         if self.queue_closed.load(Ordering::Acquire) {
             return Enqueued::Gone;
         }
-        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
+        if !self.reserve() {
             return Enqueued::Full;
         }
         self.push(item)
@@ -233,33 +230,52 @@ impl Session {
         if !self.wait_for_room() {
             return false;
         }
-        self.queued.fetch_add(1, Ordering::AcqRel);
         let sent = self.push(item) == Enqueued::Yes;
         self.writer.unpark();
         sent
+    }
+
+    /// Takes one place in the queue if there is room.
+    fn reserve(&self) -> bool {
+        let mut queued = self.queued.load(Ordering::SeqCst);
+        loop {
+            if queued >= self.capacity {
+                return false;
+            }
+            match self.queued.compare_exchange_weak(
+                queued,
+                queued + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => queued = now,
+            }
+        }
     }
 
     fn push(&self, item: Outbound) -> Enqueued {
         match self.queue.send(item) {
             Ok(()) => Enqueued::Yes,
             Err(_) => {
-                self.queued.fetch_sub(1, Ordering::AcqRel);
+                self.queued.fetch_sub(1, Ordering::SeqCst);
                 Enqueued::Gone
             }
         }
     }
 
-    /// Parks the reader until the queue has room; returns false if the writer stopped.
+    /// Parks the reader until it has taken a place in the queue; returns false if the
+    /// writer stopped.
     fn wait_for_room(&self) -> bool {
         loop {
-            if self.queue_closed.load(Ordering::Acquire) {
+            if self.queue_closed.load(Ordering::SeqCst) {
                 return false;
             }
-            if self.queued.load(Ordering::SeqCst) < self.capacity {
+            if self.reserve() {
                 return true;
             }
-            // Ask for a wake-up, then look again: the writer takes items before it reads
-            // the request, so one of the two sees the other.
+            // Ask for a wake-up, then look again: the writer gives places back before it
+            // reads the request, so one of the two sees the other.
             self.room_wanted.store(true, Ordering::SeqCst);
             if self.queued.load(Ordering::SeqCst) >= self.capacity
                 && !self.queue_closed.load(Ordering::SeqCst)
@@ -385,6 +401,25 @@ mod tests {
         session.close_queue();
         assert_eq!(session.try_enqueue(Outbound::Plain(frame())), Enqueued::Gone);
         assert!(!session.enqueue_reply(Outbound::Plain(frame())));
+    }
+
+    #[test]
+    fn racing_publishers_fill_the_queue_exactly_to_its_capacity() {
+        const CAPACITY: usize = 64;
+        let (session, ends) = Session::new(1, "127.0.0.1:1".parse().unwrap(), CAPACITY);
+        let publishers: Vec<_> = (0..4)
+            .map(|_| {
+                let session = Arc::clone(&session);
+                thread::spawn(move || {
+                    (0..100)
+                        .filter(|_| session.try_enqueue(Outbound::Plain(frame())) == Enqueued::Yes)
+                        .count()
+                })
+            })
+            .collect();
+        let accepted: usize = publishers.into_iter().map(|p| p.join().unwrap()).sum();
+        assert_eq!(accepted, CAPACITY);
+        assert_eq!(ends.try_iter().count(), CAPACITY);
     }
 
     #[test]
