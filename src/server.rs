@@ -16,7 +16,7 @@ use crate::connection::{self, WRITE_SLICE};
 use crate::error::{Error, Result};
 use crate::http::{self, HeadError, HeadLimits, HttpRequest, HttpResponse};
 use crate::hub::{ConnectionSlot, Hub, Inner};
-use crate::threads::STACK_SIZE;
+use crate::threads::{HANDSHAKE_STACK, STACK_SIZE};
 use crate::upgrade::{self, Verdict};
 
 /// How long the accept thread pauses after an accept error (out of file descriptors,
@@ -157,7 +157,7 @@ fn admit(hub: &Arc<Inner>, stream: TcpStream) -> Result<()> {
     };
     let _ = stream.set_nodelay(true);
     let conn_hub = Arc::clone(hub);
-    let spawned = hub.threads.spawn("wshub-upgrade".into(), STACK_SIZE, move || {
+    let spawned = hub.threads.spawn("wshub-upgrade".into(), HANDSHAKE_STACK, move || {
         if let Some((leftover, identity)) = handshake(&conn_hub, &stream) {
             start(conn_hub, Connection { stream, leftover, identity, slot });
         }
