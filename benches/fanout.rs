@@ -63,7 +63,8 @@ usage: cargo bench --bench fanout -- [options]
 Figures per side: delivered messages/s, skipped % (messages a subscriber never got),
 latency from the intended send time (p50, p90, p99, p99.9, max), fan-out completion
 time (the last subscriber's arrival) p50 and p99, the server process's CPU time per
-delivery, threads and RSS. Ratios are hub/reference within the same run. Each side also
+delivery, threads and RSS; for idle, the RSS per connection, fresh and again after a
+one-second blast. Ratios are hub/reference within the same run. Each side also
 reports the load other processes put on the machine meanwhile; with --all or --runs,
 the benchmark waits (up to 90 s) for that load to drop below a quarter of a core
 before each scenario.

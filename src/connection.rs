@@ -40,6 +40,10 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// A write buffer grown past this is given back after use.
 const KEEP_BUFFER: usize = 256 * 1024;
 
+/// A write buffer grown past this is given back when the writer goes idle, so that a
+/// burst does not leave every connection holding a batch's worth of memory for good.
+const IDLE_BUFFER: usize = 4 * 1024;
+
 /// At most this long and this many bytes are read away after the reader stopped.
 const DISCARD_TIME: Duration = Duration::from_millis(250);
 const DISCARD_BYTES: usize = 256 * 1024;
@@ -429,7 +433,7 @@ impl Writer {
     /// is lost between the look at the queue and the park. The writer parks directly
     /// instead of through a blocking `recv`, whose spin-then-yield prelude costs
     /// thousands of idle writers a round of `sched_yield` calls each per message.
-    fn wait(&self) -> Wake {
+    fn wait(&mut self) -> Wake {
         loop {
             match self.queue.try_recv() {
                 Ok(item) => return Wake::Item(item),
@@ -446,6 +450,9 @@ impl Writer {
             let now = Instant::now();
             if now >= self.next_ping {
                 return Wake::Heartbeat;
+            }
+            if self.out.is_empty() && self.out.capacity() > IDLE_BUFFER {
+                self.out = Vec::new();
             }
             thread::park_timeout(self.next_ping - now);
         }

@@ -36,6 +36,7 @@ const ROWS: &[(&str, &str, bool)] = &[
     ("capacity_deliveries", "capacity deliveries/s", true),
     ("blast_delivered_per_s", "blast probe delivered msg/s", true),
     ("rss_per_conn_kib", "RSS per connection KiB", true),
+    ("rss_burst_per_conn_kib", "... after a burst, KiB", true),
     ("maps", "memory maps", true),
 ];
 

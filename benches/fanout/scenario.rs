@@ -98,7 +98,7 @@ pub fn run_side(spec: &Spec, kind: Kind) -> Result<Figures, String> {
         Scenario::Paced => bench.round(Pace::Rate(spec.rate), seconds),
         Scenario::Blast => bench.round(Pace::Blast, seconds),
         Scenario::Capacity => bench.capacity(seconds),
-        Scenario::Idle => Ok(bench.idle(seconds)),
+        Scenario::Idle => bench.idle(seconds),
     };
     let mut figures = figures?;
     figures.insert("connected", bench.connected as f64);
@@ -289,17 +289,28 @@ impl Bench {
         Ok(figures)
     }
 
-    /// Lets the connections sit idle for `hold`, then reads this process's memory.
-    fn idle(&mut self, hold: Duration) -> Figures {
+    /// Lets the connections sit idle for `hold` and reads this process's memory; then
+    /// blasts for a second, so that every queue and write buffer fills, lets them sit
+    /// idle again and reads it once more: what a connection keeps after a burst.
+    fn idle(&mut self, hold: Duration) -> Result<Figures, String> {
         std::thread::sleep(hold);
         let rss = procfs::rss_kib();
-        let per_connection = rss.saturating_sub(self.rss_before_connect) as f64;
         let mut figures = Figures::new();
-        figures.insert("rss_per_conn_kib", per_connection / self.connected.max(1) as f64);
+        figures.insert("rss_per_conn_kib", self.per_connection_kib(rss));
         figures.insert("rss_mib", rss as f64 / 1024.0);
         figures.insert("threads", procfs::threads() as f64);
         figures.insert("maps", procfs::maps() as f64);
-        figures
+
+        self.round(Pace::Blast, Duration::from_secs(1))?;
+        std::thread::sleep(hold);
+        figures.insert("rss_burst_per_conn_kib", self.per_connection_kib(procfs::rss_kib()));
+        Ok(figures)
+    }
+
+    /// Returns how much more memory than before the connections this process holds now,
+    /// per connection.
+    fn per_connection_kib(&self, rss_kib: u64) -> f64 {
+        rss_kib.saturating_sub(self.rss_before_connect) as f64 / self.connected.max(1) as f64
     }
 }
 
