@@ -7,6 +7,13 @@
 //! the writers it woke sat idle. Here the publisher marks each session (an atomic swap)
 //! and submits the newly marked ones in one list; the waker works through the lists,
 //! and a writer that is already awake costs it only an atomic swap.
+//!
+//! Under sustained load the waker lingers: after a round of at least [`HEAVY_ROUND`]
+//! wake-ups, with more sessions already waiting, it sleeps for as long as that round
+//! took (at most [`LINGER_MAX`]) before the next. The writers it just woke get the
+//! machine to themselves meanwhile, and their queues gather several messages each, so
+//! the next wake-up writes them all in one `write`. A lightly loaded hub never lingers:
+//! a paced message wakes each writer at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,7 +79,7 @@ impl WakeQueue {
                 session.wake_writer();
             }
             // Let the writers just woken work, and their queues fill, before waking them
-            // again; see the module docs.
+            // again (see the module docs).
             if round >= HEAVY_ROUND && !self.pending.lock().is_empty() {
                 thread::sleep(started.elapsed().min(LINGER_MAX));
             }
