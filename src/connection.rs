@@ -40,9 +40,15 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// A write buffer grown past this is given back after use.
 const KEEP_BUFFER: usize = 256 * 1024;
 
-/// A write buffer grown past this is given back when the writer goes idle, so that a
-/// burst does not leave every connection holding a batch's worth of memory for good.
+/// A write buffer grown past this is given back once the writer has been idle for
+/// [`IDLE_GRACE`], so that a burst does not leave every connection holding a batch's
+/// worth of memory for good.
 const IDLE_BUFFER: usize = 4 * 1024;
+
+/// How long a writer keeps a grown write buffer without using it. Under sustained load
+/// it goes idle between wake-ups all the time; giving the buffer back at each of them
+/// would grow it again, a few reallocations per wake-up, for nothing.
+const IDLE_GRACE: Duration = Duration::from_millis(100);
 
 /// At most this long and this many bytes are read away after the reader stopped.
 const DISCARD_TIME: Duration = Duration::from_millis(250);
@@ -378,6 +384,8 @@ struct Writer {
     /// False once a write stopped in the middle of a frame: no close frame can follow.
     at_frame_boundary: bool,
     next_ping: Instant,
+    /// When the last batch was written.
+    last_write: Instant,
 }
 
 impl Writer {
@@ -388,7 +396,8 @@ impl Writer {
         queue: Receiver<Outbound>,
         reader: Option<Thread>,
     ) -> Self {
-        let next_ping = Instant::now() + hub.config.heartbeat_interval;
+        let now = Instant::now();
+        let next_ping = now + hub.config.heartbeat_interval;
         Writer {
             hub,
             session,
@@ -399,6 +408,7 @@ impl Writer {
             out: Vec::new(),
             at_frame_boundary: true,
             next_ping,
+            last_write: now,
         }
     }
 
@@ -451,10 +461,16 @@ impl Writer {
             if now >= self.next_ping {
                 return Wake::Heartbeat;
             }
-            if self.out.is_empty() && self.out.capacity() > IDLE_BUFFER {
-                self.out = Vec::new();
+            let mut until = self.next_ping;
+            if self.out.capacity() > IDLE_BUFFER {
+                let give_back = self.last_write + IDLE_GRACE;
+                if now >= give_back {
+                    self.out = Vec::new();
+                } else {
+                    until = until.min(give_back);
+                }
             }
-            thread::park_timeout(self.next_ping - now);
+            thread::park_timeout(until - now);
         }
     }
 
@@ -534,7 +550,10 @@ impl Writer {
                 Err(_) => return Err(self.broken(written, DisconnectReason::ConnectionLost)),
             }
         }
-        log::trace!("client {} written {} bytes", self.session.id, written);
+        if written > 0 {
+            log::trace!("client {} written {} bytes", self.session.id, written);
+            self.last_write = Instant::now();
+        }
         self.out.clear();
         if self.out.capacity() > KEEP_BUFFER {
             self.out = Vec::new();
