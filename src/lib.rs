@@ -94,8 +94,8 @@
 //! only enqueue; one waker thread per hub unparks the writers whose queues gained items,
 //! so a publish to thousands of clients costs the publisher no system call. While the
 //! hub is saturated (a round of at least 256 wake-ups with more already waiting), the
-//! waker pauses between rounds, for as long as the last one took and at most 20 ms, so
-//! that writers wake for several messages at a time. [`Hub::shutdown`] closes every
+//! waker paces its rounds at one per 20 ms at most, so that writers wake for several
+//! messages at a time. [`Hub::shutdown`] closes every
 //! client with 1001 and joins every thread before it returns.
 //!
 //! An idle connection costs two parked threads (a 256 KiB stack each, of which about

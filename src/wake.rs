@@ -9,8 +9,9 @@
 //! and a writer that is already awake costs it only an atomic swap.
 //!
 //! Under sustained load the waker lingers: after a round of at least [`HEAVY_ROUND`]
-//! wake-ups, with more sessions already waiting, it sleeps for as long as that round
-//! took (at most [`LINGER_MAX`]) before the next. The writers it just woke get the
+//! wake-ups, with more sessions already waiting, it pauses so that the round and the
+//! pause together last [`HEAVY_PERIOD`], and not at all after a round that took longer
+//! (the writers it woke already had that long). The writers it just woke get the
 //! machine to themselves meanwhile, and their queues gather several messages each, so
 //! the next wake-up writes them all in one `write`. A lightly loaded hub never lingers:
 //! a paced message wakes each writer at once.
@@ -27,11 +28,13 @@ use crate::session::Session;
 /// A round of at least this many wake-ups, followed by more, means sustained load.
 const HEAVY_ROUND: usize = 256;
 
-/// The longest pause after a heavy round. Under sustained load a writer then wakes at
-/// most every round plus pause, and each wake-up writes whatever gathered meanwhile in
-/// one `write`: the pause trades at most this much latency for far fewer wake-ups and
-/// system calls per message, which is what a saturated machine runs short of.
-const LINGER_MAX: Duration = Duration::from_millis(20);
+/// The shortest time from the start of a heavy round to the next. Under sustained load a
+/// writer then wakes about once per period, and each wake-up writes whatever gathered
+/// meanwhile in one `write`: the pause trades at most this much latency for far fewer
+/// wake-ups and system calls per message, which is what a saturated machine runs short
+/// of. A round that took longer is not followed by a pause: a writer woken early in it
+/// has waited that long already, and a longer wait only brings its queue closer to full.
+const HEAVY_PERIOD: Duration = Duration::from_millis(20);
 
 /// Sessions waiting for their writer to be unparked, and the thread that does it.
 #[derive(Default)]
@@ -81,7 +84,7 @@ impl WakeQueue {
             // Let the writers just woken work, and their queues fill, before waking them
             // again (see the module docs).
             if round >= HEAVY_ROUND && !self.pending.lock().is_empty() {
-                thread::sleep(started.elapsed().min(LINGER_MAX));
+                thread::sleep(HEAVY_PERIOD.saturating_sub(started.elapsed()));
             }
         }
         *self.waker.lock() = None;
