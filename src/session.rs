@@ -151,7 +151,6 @@ pub(crate) struct Session {
     writer: Thread,
     /// Set when the control state holds something the writer has not looked at.
     control_pending: AtomicBool,
-    skipped: AtomicU64,
 }
 
 /// What a publisher touches for each subscriber, on a cache line of its own.
@@ -171,6 +170,8 @@ struct Inbox {
     queue_closed: AtomicBool,
     /// Set from an enqueue until the waker thread unparks the writer.
     wake_marked: AtomicBool,
+    /// Deliveries refused because the queue was full.
+    skipped: AtomicU64,
 }
 
 const _: () = assert!(std::mem::size_of::<Inbox>() == 64, "the inbox fills one cache line");
@@ -214,12 +215,12 @@ impl Session {
                 capacity,
                 queue_closed: AtomicBool::new(false),
                 wake_marked: AtomicBool::new(false),
+                skipped: AtomicU64::new(0),
             },
             room_wanted: AtomicBool::new(false),
             control: Mutex::new(Control::default()),
             writer,
             control_pending: AtomicBool::new(false),
-            skipped: AtomicU64::new(0),
         };
         (Arc::new(session), queue_rx)
     }
@@ -332,11 +333,11 @@ impl Session {
 
     /// Records a skipped delivery.
     pub(crate) fn count_skip(&self) {
-        self.skipped.fetch_add(1, Ordering::Relaxed);
+        self.inbox.skipped.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn skipped(&self) -> u64 {
-        self.skipped.load(Ordering::Relaxed)
+        self.inbox.skipped.load(Ordering::Relaxed)
     }
 
     /// Asks the writer to answer a ping.
