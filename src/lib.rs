@@ -95,8 +95,8 @@
 //! so a publish to thousands of clients costs the publisher no system call. While the
 //! hub is saturated (a round of at least 256 wake-ups with more already waiting), the
 //! waker paces its rounds at one per 20 ms at most, so that writers wake for several
-//! messages at a time. [`Hub::shutdown`] closes every
-//! client with 1001 and joins every thread before it returns.
+//! messages at a time. [`Hub::shutdown`] closes every client with 1001 and joins every
+//! thread before it returns.
 //!
 //! An idle connection costs two parked threads (a 256 KiB stack each, of which about
 //! 8 KiB is touched) and a few KiB of heap: a client's queue allocates its slots in
