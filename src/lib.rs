@@ -104,6 +104,13 @@
 //! back a write buffer that a burst grew past 4 KiB once it has written nothing for
 //! 100 ms.
 //!
+//! A thread per connection has a price at paced rates: every message wakes every
+//! subscriber's writer, and waking a parked thread and letting it park again costs
+//! more CPU than the socket write it is woken for (two to three times as much
+//! on a 2-core virtual machine; `cargo bench --bench wakeup` measures it on yours).
+//! Under load the price is spread over the many messages a writer takes per wake-up.
+//! The README's Performance section has the measured figures.
+//!
 //! # Wire protocol
 //!
 //! Every server message is one JSON object in one text frame, with keys in the order
