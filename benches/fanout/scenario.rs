@@ -81,8 +81,13 @@ pub type Figures = BTreeMap<&'static str, f64>;
 /// The p99 latency a capacity trial may not reach, in milliseconds.
 const CAPACITY_P99_MS: f64 = 100.0;
 
-/// How many halvings of the interval the capacity search makes after its bounds.
-const CAPACITY_STEPS: usize = 4;
+/// The capacity search narrows its interval until the highest rate that failed is at
+/// most this factor above the highest that passed.
+const CAPACITY_RESOLUTION: f64 = 1.05;
+
+/// The most trials the capacity search makes after its first bound, however the trials
+/// turn out.
+const CAPACITY_TRIALS: usize = 9;
 
 /// The most messages one round publishes, whatever its rate and length.
 const MAX_MESSAGES: u64 = 20_000_000;
@@ -234,8 +239,10 @@ impl Bench {
         Ok(figures)
     }
 
-    /// Searches the highest lossless rate: a blast round sets the ceiling, then trials
-    /// of `trial` each narrow the interval geometrically.
+    /// Searches the highest lossless rate: a blast round sets a first ceiling, a trial
+    /// far below it a floor, and trials at the geometric middle narrow the interval until
+    /// its ends are within [`CAPACITY_RESOLUTION`]. A ceiling that passes is raised
+    /// until a trial fails, so that neither side is capped by its blast.
     fn capacity(&mut self, trial: Duration) -> Result<Figures, String> {
         let probe = self.round(Pace::Blast, Duration::from_secs(1))?;
         let ceiling = (probe["delivered_per_s"] / self.n as f64 * 1.25).max(1.0);
@@ -251,7 +258,7 @@ impl Bench {
             Ok((lossless && on_time).then_some(figures))
         };
 
-        // Bounds: a passing floor (lowered at most twice) and the ceiling.
+        // The floor: a passing rate (lowered at most twice).
         let mut low = ceiling / 16.0;
         let mut best = None;
         for _ in 0..3 {
@@ -267,19 +274,23 @@ impl Bench {
             figures.insert("capacity_deliveries", 0.0);
             return Ok(figures);
         };
-        let mut high = ceiling;
-        if let Some(figures) = passes(self, high)? {
-            best = (high, figures);
-        } else {
-            for _ in 0..CAPACITY_STEPS {
-                let middle = (low * high).sqrt();
-                match passes(self, middle)? {
-                    Some(figures) => {
-                        low = middle;
-                        best = (middle, figures);
+        // Until a trial fails, `high` is only a guess: it is tried, and raised when it
+        // passes. Once one has failed, the interval is halved geometrically.
+        let (mut high, mut bounded) = (ceiling, false);
+        for _ in 0..CAPACITY_TRIALS {
+            if bounded && high / low <= CAPACITY_RESOLUTION {
+                break;
+            }
+            let rate = if bounded { (low * high).sqrt() } else { high };
+            match passes(self, rate)? {
+                Some(figures) => {
+                    low = rate;
+                    best = (rate, figures);
+                    if !bounded {
+                        high = rate * 1.25;
                     }
-                    None => high = middle,
                 }
+                None => (high, bounded) = (rate, true),
             }
         }
         let (rate, mut figures) = best;
