@@ -62,7 +62,7 @@ usage: cargo bench --bench fanout -- [options]
 
 Capacity is the highest rate of a trial with no skip, no closed connection and a p99
 under 100 ms: trials at the geometric middle of the highest passing and the lowest
-failing rate narrow it to within 5% (at most nine trials after the first).
+failing rate narrow it to within 5% (at most nine trials after a passing floor).
 
 Figures per side: delivered messages/s, skipped % (messages a subscriber never got),
 latency from the intended send time (p50, p90, p99, p99.9, max), fan-out completion
