@@ -97,8 +97,8 @@ fn main() -> ExitCode {
                 wake.cpu_us,
                 reference.cpu_us,
                 wake.cpu_us / reference.cpu_us,
-                wake.rounds(),
-                reference.rounds(),
+                wake.round_percentiles(),
+                reference.round_percentiles(),
             ),
             Err(why) => {
                 eprintln!("N={n}: {why}");
@@ -155,7 +155,8 @@ impl Figures {
         Figures { cpu_us: cpu.as_secs_f64() * 1e6 / units as f64, round_times }
     }
 
-    fn rounds(&self) -> String {
+    /// Returns the rounds' wall time p50 and p99, in milliseconds, as printed.
+    fn round_percentiles(&self) -> String {
         let at = |q: f64| {
             let index = ((self.round_times.len() - 1) as f64 * q).round() as usize;
             self.round_times[index].as_secs_f64() * 1e3
@@ -198,7 +199,7 @@ fn wake_ups(n: usize, rounds: usize) -> Result<Figures, String> {
                 thread::Builder::new()
                     .name(format!("sleeper-{i}"))
                     .stack_size(STACK_SIZE)
-                    .spawn(move || sleep(&shared, &woken, &waker, ids_in))
+                    .spawn(move || sleeper(&shared, &woken, &waker, ids_in))
                     .map_err(|err| format!("cannot start thread {i} of {n}: {err}"))?
             };
             sleepers.push((handle.thread().clone(), woken));
@@ -237,7 +238,7 @@ struct Shared {
 }
 
 /// A parked thread: counts each wake-up meant for it and parks again.
-fn sleep(shared: &Shared, woken: &AtomicBool, waker: &Thread, ids: mpsc::Sender<u32>) {
+fn sleeper(shared: &Shared, woken: &AtomicBool, waker: &Thread, ids: mpsc::Sender<u32>) {
     let _ = ids.send(own_tid());
     drop(ids);
     while !shared.stop.load(Ordering::Acquire) {
